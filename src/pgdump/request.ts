@@ -1,0 +1,75 @@
+/**
+ * The request body of `POST /v1alpha1/pg_dump`, checked the way Hasura checks it: `opts`
+ * is required, the rest has defaults, and unknown fields are ignored.
+ */
+
+import { z } from "zod";
+import { HasuraError, parseFailed } from "../http/errors.ts";
+
+export interface PgDumpRequest {
+  opts: string[];
+  clean_output: boolean;
+  source: string;
+}
+
+const typeName = (value: unknown): string => {
+  if (value === null) return "Null";
+  if (Array.isArray(value)) return "Array";
+  switch (typeof value) {
+    case "string":
+      return "String";
+    case "number":
+      return "Number";
+    case "boolean":
+      return "Boolean";
+    default:
+      return "Object";
+  }
+};
+
+/**
+ * Validates a parsed JSON body; throws Hasura's `parse-failed` error naming the field.
+ *
+ * @example
+ * const request = parsePgDumpRequest(await c.req.json(), { maxOpts: 1000 });
+ */
+export const parsePgDumpRequest = (body: unknown, limits: { maxOpts: number }): PgDumpRequest => {
+  const schema = z.object({
+    opts: z.array(z.string()).max(limits.maxOpts),
+    clean_output: z.boolean().default(false),
+    source: z.string().default("default"),
+  });
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw parseFailed("invalid request body");
+  if (issue.path.length === 0) {
+    throw parseFailed(`expected Object, but encountered ${typeName(body)}`);
+  }
+  const path = `$${issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")}`;
+  const key = String(issue.path[0]);
+  const value = lookup(body, issue.path);
+  if (issue.code === "invalid_type" && value === undefined && issue.path.length === 1) {
+    throw parseFailed(`key ${JSON.stringify(key)} not found`);
+  }
+  if (issue.code === "too_big") {
+    throw new HasuraError(400, "parse-failed", `opts has more than ${limits.maxOpts} entries`, {
+      path,
+    });
+  }
+  const expected =
+    issue.code === "invalid_type" ? capitalize(String(issue.expected)) : "a valid value";
+  throw parseFailed(`expected ${expected}, but encountered ${typeName(value)}`, path);
+};
+
+const capitalize = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
+
+const lookup = (value: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>(
+    (current, key) =>
+      current !== null && typeof current === "object"
+        ? (current as Record<PropertyKey, unknown>)[key]
+        : undefined,
+    value,
+  );

@@ -1,0 +1,146 @@
+/**
+ * Start-up shared by the three runtimes: read the configuration, start the embedded demo
+ * database when none is configured, build the app, serve it, and shut down cleanly.
+ */
+
+import process from "node:process";
+import { createApp } from "../app.ts";
+import { type Config, ConfigError, loadConfig } from "../config/env.ts";
+import {
+  type LocalCluster,
+  PostgresNotFoundError,
+  startLocalCluster,
+} from "../embedded/cluster.ts";
+import { seedDemoSchema } from "../embedded/demo.ts";
+import { jsonLogger, type Logger } from "../log/logger.ts";
+import type { Runtime } from "../runtime/process.ts";
+import { redactConnectionString } from "../sources/connection.ts";
+import { staticSources } from "../sources/registry.ts";
+
+export interface ServeOptions {
+  port: number;
+  hostname: string;
+}
+
+export interface RunningServer {
+  port: number;
+  close: () => Promise<void>;
+}
+
+/** How a runtime serves a fetch handler; each adapter provides one. */
+export type Serve = (
+  fetch: (request: Request) => Response | Promise<Response>,
+  options: ServeOptions,
+) => Promise<RunningServer>;
+
+/** Variables pg_dump may inherit; everything else, secrets included, stays behind. */
+const CHILD_ENV_NAMES = ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"];
+
+export const childEnvFrom = (
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> =>
+  Object.fromEntries(
+    CHILD_ENV_NAMES.flatMap((name) => {
+      const value = env[name];
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+
+const writeLine = (line: string): void => {
+  process.stdout.write(line);
+};
+
+/**
+ * Runs the gateway until SIGTERM or SIGINT.
+ *
+ * @example
+ * await startGateway({ runtime: nodeRuntime, serve: nodeServe });
+ */
+export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve: Serve }) => {
+  const logger = jsonLogger(writeLine);
+  const config = readConfig(logger);
+
+  let cluster: LocalCluster | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (databaseUrl === undefined) {
+    cluster = await startDemoDatabase(logger);
+    databaseUrl = cluster.url;
+  }
+
+  const app = createApp({
+    config,
+    runtime,
+    sources: staticSources({ default: databaseUrl }),
+    logger,
+    childEnv: childEnvFrom(process.env),
+  });
+  const server = await serve(app.fetch, { port: config.port, hostname: config.host });
+
+  logger.log("startup", "info", {
+    message: "pg_dump gateway listening",
+    runtime: runtime.name,
+    host: config.host,
+    port: server.port,
+    default_source: redactConnectionString(databaseUrl),
+    embedded_database: cluster !== undefined,
+    limits: config.limits,
+  });
+  if (cluster !== undefined) logDemoCommand(logger, config, server.port);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    logger.log("shutdown", "info", { message: "shutting down", signal });
+    await server.close();
+    await cluster?.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+};
+
+const readConfig = (logger: Logger): Config => {
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.log("startup", "error", { message: `invalid configuration: ${error.message}` });
+      process.exit(1);
+    }
+    throw error;
+  }
+};
+
+const startDemoDatabase = async (logger: Logger): Promise<LocalCluster> => {
+  logger.log("startup", "info", {
+    message: "HASURA_GRAPHQL_DATABASE_URL is not set: starting a throwaway demo database",
+  });
+  try {
+    const cluster = await startLocalCluster();
+    await seedDemoSchema(cluster.url);
+    return cluster;
+  } catch (error) {
+    if (error instanceof PostgresNotFoundError) {
+      logger.log("startup", "error", { message: error.message });
+      process.exit(1);
+    }
+    throw error;
+  }
+};
+
+const logDemoCommand = (logger: Logger, config: Config, port: number): void => {
+  // The secret itself never goes into a log: the shell fills it in from the environment.
+  const headers =
+    config.adminSecrets.length === 0
+      ? ""
+      : ' -H "x-hasura-admin-secret: $HASURA_GRAPHQL_ADMIN_SECRET"';
+  const body = JSON.stringify({
+    opts: ["-O", "-x", "--schema-only", "--schema", "public"],
+    clean_output: true,
+  });
+  const command = `curl -s -X POST http://127.0.0.1:${port}/v1alpha1/pg_dump${headers} -d '${body}'`;
+  logger.log("startup", "info", { message: "demo database ready", command });
+  // Also as a plain line, because a command inside a JSON string cannot be pasted as is.
+  process.stderr.write(`\nDemo database ready. Try:\n\n  ${command}\n\n`);
+};
