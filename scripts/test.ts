@@ -41,7 +41,9 @@ const run = (step: Step, env: NodeJS.ProcessEnv): Promise<{ code: number; output
 const args = process.argv.slice(2);
 const runtimeIndex = args.indexOf("--runtime");
 const onlyRuntime = runtimeIndex === -1 ? undefined : args[runtimeIndex + 1];
-const files = args.filter((arg, index) => arg.endsWith(".ts") && index !== runtimeIndex + 1);
+const files = args.filter(
+  (arg, index) => arg.endsWith(".ts") && (runtimeIndex === -1 || index !== runtimeIndex + 1),
+);
 const testFiles = files.length > 0 ? files : ["test/"];
 
 // Node 20's test runner takes no globs, so the files are listed here.

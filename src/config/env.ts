@@ -5,6 +5,7 @@
  */
 
 import { z } from "zod";
+import type { LogLevel } from "../log/logger.ts";
 
 export const API_NAMES = [
   "metadata",
@@ -45,7 +46,21 @@ export interface Config {
   /** An explicit pg_dump executable; otherwise `pg_dump` from PATH. */
   pgDumpPath: string | undefined;
   limits: Limits;
+  logLevel: LogLevel;
+  /** Log types written besides `startup`, which is always written. */
+  logTypes: ReadonlySet<string>;
 }
+
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+// Hasura's default list; http-log is the one this gateway writes.
+const DEFAULT_LOG_TYPES = [
+  "startup",
+  "http-log",
+  "webhook-log",
+  "websocket-log",
+  "jwk-refresh-log",
+];
 
 export class ConfigError extends Error {
   constructor(variable: string, message: string) {
@@ -86,6 +101,16 @@ const enabledApis = z.string().transform((value, ctx) => {
   }
   return new Set(names as ApiName[]);
 });
+
+const logTypes = z.string().transform(
+  (value) =>
+    new Set(
+      value
+        .split(",")
+        .map((name) => name.trim().toLowerCase())
+        .filter((name) => name !== ""),
+    ),
+);
 
 const adminSecretList = z.string().transform((value, ctx) => {
   try {
@@ -158,5 +183,12 @@ export const loadConfig = (env: Env): Config => {
       maxOpts: read(env, "PGDUMP_GATEWAY_MAX_OPTS", count(1)) ?? 1000,
       shutdownGraceSeconds: read(env, "PGDUMP_GATEWAY_SHUTDOWN_GRACE_SECONDS", count(0)) ?? 30,
     },
+    logLevel:
+      read(
+        env,
+        "HASURA_GRAPHQL_LOG_LEVEL",
+        z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }),
+      ) ?? "info",
+    logTypes: read(env, "HASURA_GRAPHQL_ENABLED_LOG_TYPES", logTypes) ?? new Set(DEFAULT_LOG_TYPES),
   };
 };

@@ -36,6 +36,8 @@ export interface ClusterOptions {
   password?: string;
   /** Fixed port; a free one is picked by default. */
   port?: number;
+  /** Directory of initdb, pg_ctl and postgres; found as `findPostgresBinDir` does by default. */
+  binDir?: string;
   log?: (message: string) => void;
 }
 
@@ -85,7 +87,7 @@ export const findPostgresBinDir = (): string | undefined => {
  * }
  */
 export const startLocalCluster = async (options: ClusterOptions = {}): Promise<LocalCluster> => {
-  const binDir = findPostgresBinDir();
+  const binDir = options.binDir ?? findPostgresBinDir();
   if (!binDir) throw new PostgresNotFoundError();
   if (!holdsServerTools(binDir)) {
     throw new PostgresNotFoundError(`${binDir} does not hold initdb, pg_ctl and postgres`);

@@ -104,3 +104,14 @@ export const pgDumpNotStarted = (detail: string): HasuraError =>
 
 export const bodyTooLarge = (limit: number): HasuraError =>
   new HasuraError(413, "payload-too-large", `request body is larger than ${limit} bytes`);
+
+/** Over the concurrency limit, or shutting down: try again shortly. */
+export const tooManyDumps = (shuttingDown: boolean): HasuraError =>
+  new HasuraError(
+    503,
+    "service-unavailable",
+    shuttingDown
+      ? "the gateway is shutting down; retry on another instance"
+      : "too many pg_dump requests are running; retry later",
+    { headers: { "retry-after": "5" } },
+  );

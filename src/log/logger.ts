@@ -25,7 +25,8 @@ export const jsonLogger = (
 ): Logger => ({
   log: (type, level, detail) => {
     if (LEVEL_ORDER[level] < LEVEL_ORDER[minimum]) return;
-    if (types !== undefined && !types.has(type)) return;
+    // Start-up and shutdown lines are always written, as Hasura always writes `startup`.
+    if (types !== undefined && type !== "startup" && !types.has(type)) return;
     const entry = { type, timestamp: new Date().toISOString(), level, detail };
     write(`${JSON.stringify(entry)}\n`);
   },

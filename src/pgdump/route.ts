@@ -3,13 +3,21 @@
  */
 
 import { Hono } from "hono";
-import type { AppDependencies } from "../app.ts";
+import type { AppDependencies, AppEnv } from "../app.ts";
 import { checkAdmin } from "../auth/admin.ts";
-import { HasuraError, invalidJson, optionRefused, sourceNotFound } from "../http/errors.ts";
+import {
+  HasuraError,
+  invalidJson,
+  optionRefused,
+  sourceNotFound,
+  tooManyDumps,
+} from "../http/errors.ts";
 import { ConnectionStringError } from "../sources/connection.ts";
 import { isPlainFormat, parsePgDumpOptions } from "./options.ts";
 import { parsePgDumpRequest } from "./request.ts";
-import { type DumpResult, startDump } from "./run.ts";
+import { dumpHeaders, gzipWanted } from "./response.ts";
+import { type RunningDump, startDump } from "./run.ts";
+import type { DumpTracker } from "./tracker.ts";
 
 /**
  * The pg_dump route, mounted by the app at `/v1alpha1/pg_dump`.
@@ -17,12 +25,13 @@ import { type DumpResult, startDump } from "./run.ts";
  * @example
  * app.route("/v1alpha1/pg_dump", pgDumpRoute(dependencies));
  */
-export const pgDumpRoute = (dependencies: AppDependencies): Hono => {
-  const { config, logger, runtime, sources } = dependencies;
-  const route = new Hono();
+export const pgDumpRoute = (
+  dependencies: AppDependencies & { tracker: DumpTracker },
+): Hono<AppEnv> => {
+  const { config, runtime, sources, tracker } = dependencies;
+  const route = new Hono<AppEnv>();
 
   route.post("/", async (c) => {
-    const started = Date.now();
     const denied = await checkAdmin((name) => c.req.header(name), config);
     if (denied) throw denied;
 
@@ -43,7 +52,8 @@ export const pgDumpRoute = (dependencies: AppDependencies): Hono => {
     const source = await sources.find(request.source);
     if (source === undefined) throw sourceNotFound(request.source);
 
-    let dump: Awaited<ReturnType<typeof startDump>>;
+    if (!tracker.reserve()) throw tooManyDumps(tracker.closed);
+    let dump: RunningDump;
     try {
       dump = await startDump(
         { source, options: parsed.options, cleanOutput: request.clean_output },
@@ -54,27 +64,24 @@ export const pgDumpRoute = (dependencies: AppDependencies): Hono => {
         },
       );
     } catch (error) {
+      tracker.release();
       if (error instanceof ConnectionStringError) {
         throw new HasuraError(500, "unexpected", `source ${request.source}: ${error.message}`);
       }
-      if (error instanceof HasuraError && error.internal !== undefined) {
-        logger.log("pg-dump", "error", {
-          request_id: c.get("requestId"),
-          source: request.source,
-          outcome: "failed",
-          stderr: error.internal,
-        });
-      }
       throw error;
     }
+    tracker.track(dump);
+    c.set("dump", { source: request.source, result: dump.result });
 
-    void dump.result.then((result) =>
-      logDump(dependencies, c.get("requestId"), request.source, result, Date.now() - started),
-    );
-
-    return new Response(dump.body, {
+    const gzip = gzipWanted(c.req.header("accept-encoding"));
+    const body = gzip
+      ? dump.body.pipeThrough(
+          new CompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
+        )
+      : dump.body;
+    return new Response(body, {
       status: 200,
-      headers: { "content-type": "application/sql", "cache-control": "no-store" },
+      headers: dumpHeaders({ source: request.source, options: parsed.options, gzip }),
     });
   });
 
@@ -87,23 +94,4 @@ const parseJson = (text: string): unknown => {
   } catch (error) {
     throw invalidJson(`Error in $: ${(error as Error).message}`);
   }
-};
-
-const logDump = (
-  { logger }: AppDependencies,
-  requestId: string,
-  source: string,
-  result: DumpResult,
-  durationMs: number,
-): void => {
-  logger.log("pg-dump", result.outcome === "complete" ? "info" : "error", {
-    request_id: requestId,
-    source,
-    outcome: result.outcome,
-    bytes: result.bytes,
-    duration_ms: durationMs,
-    exit_code: result.exit?.code ?? null,
-    signal: result.exit?.signal ?? null,
-    ...(result.outcome === "complete" ? {} : { stderr: result.stderr }),
-  });
 };

@@ -30,7 +30,10 @@ export interface DumpEnvironment {
   baseEnv: Record<string, string>;
 }
 
-export type DumpOutcome = "complete" | "failed" | "aborted";
+export type DumpOutcome = "complete" | "failed" | "aborted-by-client" | "timed-out" | "shutdown";
+
+/** Why the gateway itself stopped a dump that was still running. */
+export type StopReason = "timed-out" | "shutdown";
 
 export interface DumpResult {
   outcome: DumpOutcome;
@@ -43,10 +46,13 @@ export interface DumpResult {
 export interface RunningDump {
   pid: number | undefined;
   body: ReadableStream<Uint8Array>;
-  /** Settles when the dump has ended, however it ended. */
+  /** Settles when the dump has ended and pg_dump has been reaped, however it ended. */
   result: Promise<DumpResult>;
-  /** Stops pg_dump (SIGTERM, then SIGKILL after a grace period) and errors the body. */
-  abort: (reason: Error) => void;
+  /**
+   * Stops pg_dump (SIGTERM, then SIGKILL after a grace period) and errors the body, so the
+   * client sees a cut transfer, never a clean end.
+   */
+  stop: (reason: StopReason) => void;
 }
 
 /** The error a dump's body fails with when pg_dump does not exit cleanly after streaming. */
@@ -161,21 +167,21 @@ const streamDump = (
         if (ended) return;
         ended = true;
         await stop();
-        await finish("aborted");
+        await finish("aborted-by-client");
       },
     },
     { highWaterMark: 0 },
   );
 
-  const abort = (reason: Error): void => {
+  const stopDump = (reason: StopReason): void => {
     if (ended) return;
     ended = true;
-    failWith?.(reason);
-    void stop().then(() => finish("aborted"));
+    failWith?.(new DumpFailedError(`pg_dump was stopped: ${reason}`, ""));
+    void stop().then(() => finish(reason));
   };
 
   const body = cleanOutput ? raw.pipeThrough(new CleanOutputStream()) : raw;
-  return { pid: child.pid, body, result, abort };
+  return { pid: child.pid, body, result, stop: stopDump };
 };
 
 const describeExit = (exit: ExitStatus): string =>

@@ -13,6 +13,7 @@ import {
 } from "../embedded/cluster.ts";
 import { seedDemoSchema } from "../embedded/demo.ts";
 import { jsonLogger, type Logger } from "../log/logger.ts";
+import { DumpTracker } from "../pgdump/tracker.ts";
 import type { Runtime } from "../runtime/process.ts";
 import { redactConnectionString } from "../sources/connection.ts";
 import { staticSources } from "../sources/registry.ts";
@@ -57,8 +58,8 @@ const writeLine = (line: string): void => {
  * await startGateway({ runtime: nodeRuntime, serve: nodeServe });
  */
 export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve: Serve }) => {
-  const logger = jsonLogger(writeLine);
-  const config = readConfig(logger);
+  const config = readConfig(jsonLogger(writeLine));
+  const logger = jsonLogger(writeLine, config.logLevel, config.logTypes);
 
   let cluster: LocalCluster | undefined;
   let databaseUrl = config.databaseUrl;
@@ -67,8 +68,11 @@ export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve
     databaseUrl = cluster.url;
   }
 
+  const { limits } = config;
+  const tracker = new DumpTracker(limits.maxConcurrentDumps, limits.dumpTimeoutSeconds * 1000);
   const app = createApp({
     config,
+    tracker,
     runtime,
     sources: staticSources({ default: databaseUrl }),
     logger,
@@ -91,9 +95,26 @@ export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve
   const stop = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    logger.log("shutdown", "info", { message: "shutting down", signal });
-    await server.close();
+    logger.log("startup", "info", {
+      message: "shutting down: no new dumps; running dumps get the grace period",
+      signal,
+      running_dumps: tracker.active,
+      grace_seconds: limits.shutdownGraceSeconds,
+    });
+    tracker.close();
+    const closed = server.close();
+    if (!(await tracker.drain(limits.shutdownGraceSeconds * 1000))) {
+      logger.log("startup", "warn", {
+        message: "grace period over: stopping the dumps still running",
+        running_dumps: tracker.active,
+      });
+      await tracker.stopAll("shutdown");
+    }
+    // Connections the runtime still holds (a client that has not read its aborted body)
+    // must not keep the process alive.
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000))]);
     await cluster?.stop();
+    logger.log("startup", "info", { message: "stopped" });
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,0 +1,56 @@
+/**
+ * Headers of a dump response: what it is, what to call it when saved, and that no cache
+ * should keep it.
+ */
+
+import type { PgDumpOption } from "./options.ts";
+
+const EXTENSIONS: Readonly<Record<string, string>> = { custom: "dump", tar: "tar" };
+
+/**
+ * Whether the client accepts gzip, per RFC 9110 section 12.5.3 (a q-value of 0 refuses).
+ *
+ * @example
+ * gzipWanted("br, gzip;q=0.8"); // true
+ */
+export const gzipWanted = (acceptEncoding: string | undefined): boolean => {
+  if (acceptEncoding === undefined) return false;
+  return acceptEncoding.split(",").some((entry) => {
+    const [coding, ...parameters] = entry.split(";").map((part) => part.trim().toLowerCase());
+    if (coding !== "gzip" && coding !== "x-gzip" && coding !== "*") return false;
+    const quality = parameters.find((parameter) => parameter.startsWith("q="));
+    return quality === undefined || Number(quality.slice(2)) > 0;
+  });
+};
+
+/** A file name such as `default-2026-12-03T16-30-00Z.sql`, safe in any file system. */
+const fileName = (source: string, options: readonly PgDumpOption[], now: Date): string => {
+  const format = options.findLast((option) => option.name === "format")?.value ?? "plain";
+  const stamp = now
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/:/g, "-");
+  const safeSource = source.replace(/[^A-Za-z0-9_.-]/g, "_") || "source";
+  return `${safeSource}-${stamp}.${EXTENSIONS[format] ?? "sql"}`;
+};
+
+export const dumpHeaders = ({
+  source,
+  options,
+  gzip,
+  now = new Date(),
+}: {
+  source: string;
+  options: readonly PgDumpOption[];
+  gzip: boolean;
+  now?: Date;
+}): Headers => {
+  const headers = new Headers({
+    "content-type": "application/sql",
+    "content-disposition": `attachment; filename="${fileName(source, options, now)}"`,
+    "cache-control": "no-store",
+    vary: "accept-encoding",
+  });
+  if (gzip) headers.set("content-encoding", "gzip");
+  return headers;
+};
