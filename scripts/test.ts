@@ -121,5 +121,5 @@ if (failures.length > 0) {
   process.stderr.write(`\nfailed steps: ${failures.join(", ")}\n`);
   if (failed === 0) failed = failures.length;
 }
-process.stdout.write(`\nall runtimes: ${passed} passed, ${failed} failed\n`);
+process.stdout.write(`\ntotal: ${passed} passed, ${failed} failed\n`);
 process.exit(failures.length > 0 ? 1 : 0);

@@ -5,14 +5,17 @@
 
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
+import { pgDumpVersionsRoute } from "./admin/route.ts";
 import type { Config } from "./config/env.ts";
 import { accessLog, type LogVariables } from "./http/access-log.ts";
 import { HasuraError, notFound } from "./http/errors.ts";
 import type { Logger } from "./log/logger.ts";
 import { pgDumpRoute } from "./pgdump/route.ts";
 import { DumpTracker } from "./pgdump/tracker.ts";
+import type { PgDumpInventory } from "./pgdump/versions.ts";
 import type { Runtime } from "./runtime/process.ts";
 import type { SourceRegistry } from "./sources/registry.ts";
+import type { ServerVersions } from "./sources/server-version.ts";
 
 export interface AppDependencies {
   config: Config;
@@ -23,6 +26,10 @@ export interface AppDependencies {
   childEnv: Record<string, string>;
   /** The running dumps; made from the configured limits when not given. */
   tracker?: DumpTracker;
+  /** The pg_dump executables found at start-up. */
+  pgDumps: PgDumpInventory;
+  /** Server versions of the sources, to pick a pg_dump per dump. */
+  serverVersions: ServerVersions;
 }
 
 export type AppEnv = { Variables: LogVariables };
@@ -31,7 +38,7 @@ export type AppEnv = { Variables: LogVariables };
  * Builds the gateway's HTTP app.
  *
  * @example
- * const app = createApp({ config, runtime, sources, logger, childEnv });
+ * const app = createApp({ config, runtime, sources, logger, childEnv, pgDumps, serverVersions });
  * Bun.serve({ fetch: app.fetch });
  */
 export const createApp = (dependencies: AppDependencies): Hono<AppEnv> => {
@@ -42,11 +49,18 @@ export const createApp = (dependencies: AppDependencies): Hono<AppEnv> => {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
+  // Handlers answer with their own Response objects, which do not carry headers set on
+  // the context, so the request id is put on whatever response leaves.
+  app.use(async (c, next) => {
+    await next();
+    c.res.headers.set("x-request-id", c.get("requestId"));
+  });
   app.use(accessLog(dependencies.logger));
 
   app.get("/healthz", (c) => c.text("OK"));
 
   if (dependencies.config.enabledApis.has("pgdump")) {
+    app.route("/v1alpha1/pg_dump/versions", pgDumpVersionsRoute(dependencies));
     app.route("/v1alpha1/pg_dump", pgDumpRoute({ ...dependencies, tracker }));
   }
 

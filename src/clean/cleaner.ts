@@ -11,24 +11,47 @@ import { SqlLexer } from "./lexer.ts";
 import { DROP_RULES, isBlank } from "./rules.ts";
 
 const NEWLINE = 0x0a;
+const CARRIAGE_RETURN = 0x0d;
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
 
 /**
  * A line longer than this is kept without reading it whole: no rule matches such a line,
  * and a line of any length must not be buffered.
+ * Known shortcoming: a whitespace-only line longer than this is kept too.
  */
 const MAX_JUDGED_LINE = 4096;
 
+/**
+ * pg_dump says how plain '...' strings treat backslashes; with `off` a backslash escapes the
+ * next character, so the lexer must know before it reads any literal.
+ */
+const STRING_SETTING = "SET standard_conforming_strings = ";
+const STRING_SETTING_LINE = /^SET standard_conforming_strings = '?(on|off|true|false)'?;$/i;
+
+/** The beginnings of every line that must be read whole before it is kept or dropped. */
+const WATCHED_PREFIXES = [...DROP_RULES.map((rule) => rule.prefix), STRING_SETTING];
+
+/**
+ * Per first byte of a line: 1 when the line may be dropped, watched or be a psql
+ * meta-command, so that it needs a closer look. Most lines of a dump start elsewhere and are
+ * kept at a glance.
+ */
+const NEEDS_LOOK = new Uint8Array(256);
+for (const prefix of WATCHED_PREFIXES) NEEDS_LOOK[prefix.charCodeAt(0)] = 1;
+for (const text of [" ", "\t", "\r", "\f", "\v", "\n", "\\"]) NEEDS_LOOK[text.charCodeAt(0)] = 1;
+
 enum Line {
-  /** At the start of a line, nothing of it seen yet. */
+  /** At the start of a line that begins at a statement boundary, nothing of it seen yet. */
   Start,
-  /** Inside a kept line whose bytes go through the SQL lexer. */
+  /** Inside kept lines whose bytes go through the SQL lexer. */
   Lex,
   /** Inside a kept psql meta-command line, which is not SQL. */
   Raw,
   /** Inside a dropped line. */
   Skip,
+  /** Inside COPY data, up to and including its terminator line. */
+  Copy,
 }
 
 type Verdict = "drop" | "keep" | "keep-raw" | "undecided";
@@ -39,9 +62,9 @@ const decoder = new TextDecoder();
 const head = (buffer: Uint8Array, start: number, end: number): string =>
   String.fromCharCode(...buffer.subarray(start, Math.min(end, start + 64)));
 
-const couldBecomeRule = (text: string): boolean =>
+const mayNeedWholeLine = (text: string): boolean =>
   isBlank(text) ||
-  DROP_RULES.some((rule) => rule.prefix.startsWith(text) || text.startsWith(rule.prefix));
+  WATCHED_PREFIXES.some((prefix) => prefix.startsWith(text) || text.startsWith(prefix));
 
 /**
  * Removes what Hasura's `clean_output` removes, without ever changing data.
@@ -65,8 +88,10 @@ type Emit = (part: Uint8Array) => void;
 export class Cleaner {
   #lexer = new SqlLexer();
   #line = Line.Start;
-  #inCopy = false;
-  /** Progress through the COPY terminator `\n\.\n`: 1 at a line start, 2 after `\`, 3 after `.`. */
+  /**
+   * Progress through the line `\.` that ends COPY data (psql also takes it with a CRLF end):
+   * 1 at a line start, 2 after `\`, 3 after `.`, 4 after `\r`; 0 in the middle of a line.
+   */
   #copyMatch = 0;
   /** The start of a boundary line that could not be judged yet, waiting for more input. */
   #carry: Uint8Array | undefined;
@@ -90,15 +115,24 @@ export class Cleaner {
     };
 
     while (position < length) {
-      if (this.#inCopy) {
+      if (this.#line === Line.Copy) {
         const end = this.#scanCopy(buffer, position);
-        if (end === -1) {
-          position = length;
-        } else {
-          position = end;
-          this.#inCopy = false;
-          this.#line = Line.Start;
-        }
+        if (end === -1) break;
+        position = end;
+        this.#line = Line.Start;
+        continue;
+      }
+
+      if (this.#line === Line.Lex) {
+        const next = this.#lexer.feed(buffer, position, length);
+        if (next === -1) break;
+        position = next;
+        this.#line = this.#lexer.takeCopyStart() ? this.#startCopy() : Line.Start;
+        continue;
+      }
+
+      if (this.#line === Line.Start && NEEDS_LOOK[buffer[position] as number] === 0) {
+        this.#line = Line.Lex;
         continue;
       }
 
@@ -106,34 +140,22 @@ export class Cleaner {
       const lineEnd = newline === -1 ? length : newline + 1;
 
       if (this.#line === Line.Start) {
-        if (!this.#lexer.atStatementBoundary) {
-          this.#line = Line.Lex;
-          continue;
-        }
         const verdict = this.#judge(buffer, position, lineEnd, newline !== -1 ? "newline" : "open");
         if (verdict === "undecided") {
           drop(position, length);
           this.#carry = buffer.slice(position);
           return;
         }
-        if (verdict === "drop") {
-          this.#line = Line.Skip;
-        } else {
-          this.#line = verdict === "keep-raw" ? Line.Raw : Line.Lex;
+        if (verdict === "keep") {
+          this.#line = Line.Lex;
+          continue;
         }
+        this.#line = verdict === "drop" ? Line.Skip : Line.Raw;
       }
 
       if (this.#line === Line.Skip) drop(position, lineEnd);
-      else if (this.#line === Line.Lex) this.#lexer.feed(buffer, position, lineEnd);
       position = lineEnd;
-
-      if (newline !== -1) {
-        this.#line = Line.Start;
-        if (this.#lexer.takeCopyStart()) {
-          this.#inCopy = true;
-          this.#copyMatch = 1;
-        }
-      }
+      if (newline !== -1) this.#line = Line.Start;
     }
     drop(length, length);
   };
@@ -157,28 +179,39 @@ export class Cleaner {
     ending: "newline" | "open" | "eof",
   ): Verdict => {
     const contentEnd = ending === "newline" ? end - 1 : end;
+    if (contentEnd === start) return "drop";
+    if (NEEDS_LOOK[buffer[start] as number] === 0) return "keep";
+
     const text = head(buffer, start, contentEnd);
-    const byPrefix = DROP_RULES.find((rule) => rule.prefixDecides && text.startsWith(rule.prefix));
-    if (byPrefix !== undefined) return "drop";
+    if (DROP_RULES.some((rule) => rule.prefixDecides && text.startsWith(rule.prefix))) {
+      return "drop";
+    }
     const mayGrowIntoPrefix = DROP_RULES.some(
       (rule) => rule.prefixDecides && rule.prefix.startsWith(text),
     );
     if (ending === "open" && mayGrowIntoPrefix) return "undecided";
     if (text.startsWith("\\")) return "keep-raw";
 
-    if (contentEnd - start > MAX_JUDGED_LINE || !couldBecomeRule(text)) return "keep";
+    if (contentEnd - start > MAX_JUDGED_LINE || !mayNeedWholeLine(text)) return "keep";
     if (ending === "open") return "undecided";
 
     const line = decoder.decode(buffer.subarray(start, contentEnd)).replace(/\r$/, "");
+    this.#noteStringSetting(line);
     if (isBlank(line)) return "drop";
     if (DROP_RULES.some((rule) => !rule.prefixDecides && rule.matches(line))) return "drop";
-    this.#noteStringSetting(line);
     return "keep";
   };
 
-  /** pg_dump says how plain '...' strings treat backslashes; the lexer must know. */
+  /** Remembers how the rest of the dump writes plain string literals. */
   #noteStringSetting = (line: string): void => {
-    if (line === "SET standard_conforming_strings = off;") this.#lexer.backslashEscapes = true;
+    const setting = STRING_SETTING_LINE.exec(line)?.[1]?.toLowerCase();
+    if (setting === undefined) return;
+    this.#lexer.backslashEscapes = setting === "off" || setting === "false";
+  };
+
+  #startCopy = (): Line => {
+    this.#copyMatch = 1;
+    return Line.Copy;
   };
 
   /**
@@ -190,7 +223,8 @@ export class Cleaner {
     let position = from;
 
     // Finish a terminator that may have begun at the end of the previous chunk.
-    while (position < length && this.#copyMatch !== 0) {
+    while (this.#copyMatch !== 0) {
+      if (position === length) return -1;
       if (this.#stepCopy(buffer[position] as number)) return position + 1;
       position++;
     }
@@ -201,15 +235,22 @@ export class Cleaner {
     while (candidate !== -1) {
       if (candidate > position && buffer[candidate - 1] === NEWLINE) {
         if (candidate + 2 >= length) break;
-        if (buffer[candidate + 1] === DOT && buffer[candidate + 2] === NEWLINE)
-          return candidate + 3;
+        if (buffer[candidate + 1] === DOT) {
+          const after = buffer[candidate + 2];
+          if (after === NEWLINE) return candidate + 3;
+          if (after === CARRIAGE_RETURN) {
+            if (candidate + 3 >= length) break;
+            if (buffer[candidate + 3] === NEWLINE) return candidate + 4;
+          }
+        }
       }
       candidate = buffer.indexOf(BACKSLASH, candidate + 1);
     }
 
-    // Remember a terminator that may be cut off at the end of this chunk.
+    // Remember a terminator that may be cut off at the end of this chunk: its newline is at
+    // most four bytes from the end, and `position` is mid-line, so stepping from there works.
     this.#copyMatch = 0;
-    for (let index = Math.max(position, length - 3); index < length; index++) {
+    for (let index = Math.max(position, length - 4); index < length; index++) {
       this.#stepCopy(buffer[index] as number);
     }
     return -1;
@@ -217,23 +258,15 @@ export class Cleaner {
 
   /** Advances the terminator match by one byte; true when the terminator is complete. */
   #stepCopy = (byte: number): boolean => {
-    switch (this.#copyMatch) {
-      case 1:
-        this.#copyMatch = byte === BACKSLASH ? 2 : byte === NEWLINE ? 1 : 0;
-        return false;
-      case 2:
-        this.#copyMatch = byte === DOT ? 3 : byte === NEWLINE ? 1 : 0;
-        return false;
-      case 3:
-        if (byte === NEWLINE) {
-          this.#copyMatch = 0;
-          return true;
-        }
-        this.#copyMatch = 0;
-        return false;
-      default:
-        this.#copyMatch = byte === NEWLINE ? 1 : 0;
-        return false;
+    const state = this.#copyMatch;
+    this.#copyMatch = byte === NEWLINE ? 1 : 0;
+    if (state === 1 && byte === BACKSLASH) this.#copyMatch = 2;
+    else if (state === 2 && byte === DOT) this.#copyMatch = 3;
+    else if (state === 3 && byte === CARRIAGE_RETURN) this.#copyMatch = 4;
+    else if ((state === 3 || state === 4) && byte === NEWLINE) {
+      this.#copyMatch = 0;
+      return true;
     }
+    return false;
   };
 }

@@ -37,30 +37,74 @@ const SEMICOLON = 0x3b;
 const OPEN_PAREN = 0x28;
 const CLOSE_PAREN = 0x29;
 
-/** Longest dollar-quote tag tracked; PostgreSQL identifiers are at most 63 bytes. */
-const MAX_TAG = 64;
-/** Longest word remembered; the keywords that matter here are all shorter. */
-const MAX_WORD = 8;
+/**
+ * Tokens are small numbers, not strings, so the per-byte path allocates nothing: a word of
+ * up to six ASCII letters is packed five bits a letter; every other token is `OTHER`.
+ */
+const NO_TOKEN = 0;
+const OTHER = -1;
+const MAX_PACKED_LETTERS = 6;
 
-const isSpace = (byte: number): boolean =>
-  byte === 0x20 || byte === NEWLINE || byte === 0x09 || byte === 0x0d || byte === 0x0c;
+const pack = (word: string): number => {
+  let code = 0;
+  for (let index = 0; index < word.length; index++) code = code * 32 + word.charCodeAt(index) - 64;
+  return code;
+};
 
-/** Letters, `_` and every non-ASCII byte can start an identifier, as in PostgreSQL's scanner. */
-const isIdentStart = (byte: number): boolean =>
-  (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a) || byte === 0x5f || byte >= 0x80;
+const ATOMIC = pack("ATOMIC");
+const BEGIN = pack("BEGIN");
+const CASE = pack("CASE");
+const COPY = pack("COPY");
+const CREATE = pack("CREATE");
+const E = pack("E");
+const END = pack("END");
+const FROM = pack("FROM");
+const STDIN = pack("STDIN");
 
-const isIdentPart = (byte: number): boolean =>
-  isIdentStart(byte) || (byte >= 0x30 && byte <= 0x39) || byte === DOLLAR;
+/** What a byte does outside literals and comments. */
+enum Kind {
+  /** Punctuation and operators: a token of its own. */
+  Plain,
+  Space,
+  Newline,
+  /** Starts a word: letters, `_`, non-ASCII bytes (as in PostgreSQL's scanner), digits. */
+  Word,
+  /** Quotes, comment starts, `;` and parentheses, which need a closer look. */
+  Special,
+}
 
-const upper = (byte: number): number => (byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte);
+const KIND = new Uint8Array(256);
+/** 1 for the bytes that continue a word: those that start one, and `$`. */
+const IN_WORD = new Uint8Array(256);
+for (let byte = 0; byte < 256; byte++) {
+  const letter = (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x41 && byte <= 0x5a);
+  const digit = byte >= 0x30 && byte <= 0x39;
+  if (letter || digit || byte === 0x5f || byte >= 0x80) KIND[byte] = Kind.Word;
+  IN_WORD[byte] = KIND[byte] === Kind.Word || byte === DOLLAR ? 1 : 0;
+}
+for (const byte of [0x20, 0x09, 0x0d, 0x0c]) KIND[byte] = Kind.Space;
+KIND[NEWLINE] = Kind.Newline;
+for (const byte of [SINGLE, DOUBLE, DOLLAR, DASH, SLASH, SEMICOLON, OPEN_PAREN, CLOSE_PAREN]) {
+  KIND[byte] = Kind.Special;
+}
+
+/** Bytes that may begin a dollar-quote tag: those that begin a word, except digits. */
+const isTagStart = (byte: number): boolean => KIND[byte] === Kind.Word && !(byte <= 0x39);
+
+/** The packed code of a word after one more byte, or `OTHER` once it cannot be a keyword. */
+const extend = (code: number, length: number, byte: number): number => {
+  if (code === OTHER || length >= MAX_PACKED_LETTERS) return OTHER;
+  const letter = byte & 0xdf;
+  return letter >= 0x41 && letter <= 0x5a ? code * 32 + letter - 64 : OTHER;
+};
 
 /**
  * Tracks SQL structure across arbitrary splits of the input.
  *
  * @example
  * const lexer = new SqlLexer();
- * lexer.feed(bytes, 0, bytes.length);
- * if (lexer.atStatementBoundary) { ... }
+ * const next = lexer.feed(bytes, 0, bytes.length);
+ * if (next !== -1) { ... } // bytes[next] starts a line at a statement boundary
  */
 export class SqlLexer {
   #state = State.Normal;
@@ -71,21 +115,18 @@ export class SqlLexer {
   #commentDepth = 0;
   #tag = "";
   #tagMatched = 0;
-  #word = "";
   #inWord = false;
-  #tokens = 0;
-  #firstToken = "";
-  #previousToken = "";
-  #lastToken = "";
+  #word = NO_TOKEN;
+  #wordLength = 0;
+  #firstToken = NO_TOKEN;
+  #previousToken = NO_TOKEN;
+  #lastToken = NO_TOKEN;
   #copyFollows = false;
+  /** Set when a run of plain SQL stopped at a newline that ends a statement's last line. */
+  #atLineBoundary = false;
 
   /** Plain '...' strings treat backslash as an escape (standard_conforming_strings off). */
   backslashEscapes = false;
-
-  /** True between statements: outside any literal or comment, with no statement open. */
-  get atStatementBoundary(): boolean {
-    return this.#state === State.Normal && !this.#inStatement && !this.#inWord;
-  }
 
   /** True once, right after a `COPY ... FROM stdin;` statement has ended. */
   takeCopyStart = (): boolean => {
@@ -94,18 +135,26 @@ export class SqlLexer {
     return follows;
   };
 
-  /** Feeds bytes `buffer[start..end)`. */
-  feed = (buffer: Uint8Array, start: number, end: number): void => {
+  /**
+   * Feeds bytes `buffer[start..end)` up to the first newline after which a line begins at a
+   * statement boundary, and returns the index just past that newline; -1 when the range
+   * holds none (all of it was fed). Bytes after the returned index are not fed.
+   */
+  feed = (buffer: Uint8Array, start: number, end: number): number => {
     let index = start;
     while (index < end) {
       const byte = buffer[index] as number;
       switch (this.#state) {
         case State.Normal:
-          this.#normal(byte);
-          break;
+          index = this.#plainRun(buffer, index, end);
+          if (this.#atLineBoundary) {
+            this.#atLineBoundary = false;
+            return index;
+          }
+          continue;
         case State.SingleQuote: {
           const close = buffer.indexOf(SINGLE, index);
-          if (close === -1 || close >= end) return;
+          if (close === -1 || close >= end) return -1;
           index = close;
           this.#state = State.SingleQuoteEnd;
           break;
@@ -116,12 +165,17 @@ export class SqlLexer {
             break;
           }
           this.#state = State.Normal;
-          this.#lastToken = "'";
+          this.#pushToken(OTHER);
           continue;
-        case State.EscapeQuote:
-          if (byte === BACKSLASH) this.#state = State.EscapeQuoteBackslash;
-          else if (byte === SINGLE) this.#state = State.EscapeQuoteEnd;
+        case State.EscapeQuote: {
+          // A tight loop, not indexOf: the next quote and the next backslash are both needed.
+          let next = index;
+          while (next < end && buffer[next] !== SINGLE && buffer[next] !== BACKSLASH) next++;
+          if (next === end) return -1;
+          index = next;
+          this.#state = buffer[next] === SINGLE ? State.EscapeQuoteEnd : State.EscapeQuoteBackslash;
           break;
+        }
         case State.EscapeQuoteBackslash:
           this.#state = State.EscapeQuote;
           break;
@@ -131,11 +185,11 @@ export class SqlLexer {
             break;
           }
           this.#state = State.Normal;
-          this.#lastToken = "'";
+          this.#pushToken(OTHER);
           continue;
         case State.DoubleQuote: {
           const close = buffer.indexOf(DOUBLE, index);
-          if (close === -1 || close >= end) return;
+          if (close === -1 || close >= end) return -1;
           index = close;
           this.#state = State.DoubleQuoteEnd;
           break;
@@ -146,27 +200,25 @@ export class SqlLexer {
             break;
           }
           this.#state = State.Normal;
-          this.#pushToken('"');
+          this.#pushToken(OTHER);
           continue;
         case State.DollarOpen:
           if (byte === DOLLAR) {
             this.#state = State.DollarBody;
             break;
           }
-          if (
-            (isIdentStart(byte) || (this.#tag !== "" && isIdentPart(byte))) &&
-            this.#tag.length < MAX_TAG
-          ) {
+          // PostgreSQL puts no limit on a tag's length, so neither does this.
+          if (isTagStart(byte) || (KIND[byte] === Kind.Word && this.#tag !== "")) {
             this.#tag += String.fromCharCode(byte);
             break;
           }
           // Not a dollar quote after all (a parameter such as $1, or stray text).
           this.#state = State.Normal;
-          this.#pushToken("$");
+          this.#pushToken(OTHER);
           continue;
         case State.DollarBody: {
           const next = buffer.indexOf(DOLLAR, index);
-          if (next === -1 || next >= end) return;
+          if (next === -1 || next >= end) return -1;
           index = next;
           this.#state = State.DollarClose;
           this.#tagMatched = 0;
@@ -182,14 +234,14 @@ export class SqlLexer {
           }
           if (this.#tagMatched === this.#tag.length && byte === DOLLAR) {
             this.#state = State.Normal;
-            this.#pushToken("$$");
+            this.#pushToken(OTHER);
             break;
           }
           this.#state = State.DollarBody;
           continue;
         case State.LineComment: {
           const next = buffer.indexOf(NEWLINE, index);
-          if (next === -1 || next >= end) return;
+          if (next === -1 || next >= end) return -1;
           index = next;
           this.#state = State.Normal;
           continue;
@@ -221,7 +273,7 @@ export class SqlLexer {
             break;
           }
           this.#state = State.Normal;
-          this.#punctuation("-");
+          this.#punctuation();
           continue;
         case State.Slash:
           if (byte === STAR) {
@@ -230,57 +282,98 @@ export class SqlLexer {
             break;
           }
           this.#state = State.Normal;
-          this.#punctuation("/");
+          this.#punctuation();
           continue;
       }
       index++;
     }
+    return -1;
   };
 
-  #normal = (byte: number): void => {
-    if (this.#inWord) {
-      if (isIdentPart(byte)) {
-        if (this.#word.length <= MAX_WORD) this.#word += String.fromCharCode(upper(byte));
-        return;
+  /**
+   * Reads plain SQL (the Normal state) from `start` in one loop, the hot path of DDL and
+   * INSERT statements. Returns the index after the last byte read: `end`, or just past a
+   * byte that left the Normal state, or just past a newline that ends a statement's last
+   * line (then `#atLineBoundary` is set).
+   */
+  #plainRun = (buffer: Uint8Array, start: number, end: number): number => {
+    let inWord = this.#inWord;
+    let word = this.#word;
+    let wordLength = this.#wordLength;
+    let index = start;
+    for (; index < end; index++) {
+      const byte = buffer[index] as number;
+      if (inWord) {
+        if (IN_WORD[byte] === 1) {
+          word = extend(word, wordLength, byte);
+          wordLength++;
+          continue;
+        }
+        inWord = false;
+        this.#endWord(word);
+        if (byte === SINGLE && word === E) {
+          // E'...' strings: the letter directly before the quote makes backslash an escape.
+          this.#state = State.EscapeQuote;
+          index++;
+          break;
+        }
       }
-      this.#endWord();
-      if (byte === SINGLE && this.#lastToken === "E") {
-        // E'...' strings: the letter directly before the quote makes backslash an escape.
-        this.#state = State.EscapeQuote;
-        return;
-      }
-    }
 
-    if (isSpace(byte)) return;
-    if (isIdentStart(byte)) {
-      this.#inStatement = true;
-      this.#inWord = true;
-      this.#word = String.fromCharCode(upper(byte));
-      return;
+      const kind = KIND[byte];
+      if (kind === Kind.Space) continue;
+      if (kind === Kind.Word) {
+        this.#inStatement = true;
+        inWord = true;
+        word = extend(NO_TOKEN, 0, byte);
+        wordLength = 1;
+        continue;
+      }
+      if (kind === Kind.Newline) {
+        if (this.#inStatement) continue;
+        this.#atLineBoundary = true;
+        index++;
+        break;
+      }
+      if (kind === Kind.Plain) {
+        this.#punctuation();
+        continue;
+      }
+      if (this.#special(byte)) {
+        index++;
+        break;
+      }
     }
+    this.#inWord = inWord;
+    this.#word = word;
+    this.#wordLength = wordLength;
+    return index;
+  };
+
+  /** Handles a `Special` byte in plain SQL; true when it left the Normal state. */
+  #special = (byte: number): boolean => {
     switch (byte) {
       case SINGLE:
         this.#inStatement = true;
         this.#state = this.backslashEscapes ? State.EscapeQuote : State.SingleQuote;
-        return;
+        return true;
       case DOUBLE:
         this.#inStatement = true;
         this.#state = State.DoubleQuote;
-        return;
+        return true;
       case DOLLAR:
         this.#inStatement = true;
         this.#tag = "";
         this.#state = State.DollarOpen;
-        return;
+        return true;
       case DASH:
         this.#state = State.Dash;
-        return;
+        return true;
       case SLASH:
         this.#state = State.Slash;
-        return;
+        return true;
       case SEMICOLON:
         this.#semicolon();
-        return;
+        return false;
       case OPEN_PAREN:
         this.#parenDepth++;
         break;
@@ -288,44 +381,41 @@ export class SqlLexer {
         if (this.#parenDepth > 0) this.#parenDepth--;
         break;
     }
-    this.#punctuation(String.fromCharCode(byte));
+    this.#punctuation();
+    return false;
   };
 
-  #punctuation = (token: string): void => {
+  #punctuation = (): void => {
     this.#inStatement = true;
-    this.#pushToken(token);
+    this.#pushToken(OTHER);
   };
 
-  #endWord = (): void => {
-    this.#inWord = false;
-    const word = this.#word.length > MAX_WORD ? "" : this.#word;
+  #endWord = (word: number): void => {
     if (this.#atomicDepth > 0) {
-      if (word === "CASE") this.#atomicDepth++;
-      else if (word === "END") this.#atomicDepth--;
-    } else if (word === "ATOMIC" && this.#lastToken === "BEGIN" && this.#firstToken === "CREATE") {
+      if (word === CASE) this.#atomicDepth++;
+      else if (word === END) this.#atomicDepth--;
+    } else if (word === ATOMIC && this.#lastToken === BEGIN && this.#firstToken === CREATE) {
       this.#atomicDepth = 1;
     }
     this.#pushToken(word);
   };
 
-  #pushToken = (token: string): void => {
-    if (this.#tokens === 0) this.#firstToken = token;
-    this.#tokens++;
+  #pushToken = (token: number): void => {
+    if (this.#firstToken === NO_TOKEN) this.#firstToken = token;
     this.#previousToken = this.#lastToken;
     this.#lastToken = token;
   };
 
   #semicolon = (): void => {
     if (this.#parenDepth > 0 || this.#atomicDepth > 0) {
-      this.#punctuation(";");
+      this.#punctuation();
       return;
     }
     this.#copyFollows =
-      this.#firstToken === "COPY" && this.#previousToken === "FROM" && this.#lastToken === "STDIN";
+      this.#firstToken === COPY && this.#previousToken === FROM && this.#lastToken === STDIN;
     this.#inStatement = false;
-    this.#tokens = 0;
-    this.#firstToken = "";
-    this.#previousToken = "";
-    this.#lastToken = "";
+    this.#firstToken = NO_TOKEN;
+    this.#previousToken = NO_TOKEN;
+    this.#lastToken = NO_TOKEN;
   };
 }

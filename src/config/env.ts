@@ -43,8 +43,10 @@ export interface Config {
   enabledApis: ReadonlySet<ApiName>;
   port: number;
   host: string;
-  /** An explicit pg_dump executable; otherwise `pg_dump` from PATH. */
+  /** An explicit pg_dump, a candidate beside those found; when it cannot run, dumps fail. */
   pgDumpPath: string | undefined;
+  /** More directories to look for pg_dump in, before the usual places and PATH. */
+  pgDumpDirs: string[];
   limits: Limits;
   logLevel: LogLevel;
   /** Log types written besides `startup`, which is always written. */
@@ -176,6 +178,10 @@ export const loadConfig = (env: Env): Config => {
     port: read(env, "HASURA_GRAPHQL_SERVER_PORT", port) ?? 8080,
     host: host === "*" ? "0.0.0.0" : host,
     pgDumpPath: read(env, "PGDUMP_GATEWAY_PG_DUMP", z.string()),
+    // PATH-style: colon-separated, empty entries ignored.
+    pgDumpDirs: (read(env, "PGDUMP_GATEWAY_PG_DUMP_DIRS", z.string()) ?? "")
+      .split(":")
+      .filter((dir) => dir.trim() !== ""),
     limits: {
       maxConcurrentDumps: read(env, "PGDUMP_GATEWAY_MAX_CONCURRENT_DUMPS", count(1)) ?? 4,
       dumpTimeoutSeconds: read(env, "PGDUMP_GATEWAY_DUMP_TIMEOUT_SECONDS", count(0)) ?? 0,

@@ -102,6 +102,39 @@ export const pgDumpNotStarted = (detail: string): HasuraError =>
     internal: detail,
   });
 
+// Both are 500 `unexpected`, as Hasura answers a version mismatch: the request is fine, the
+// gateway's installation lacks a pg_dump. Start-up finds pg_dump, hence the restart.
+const installHint = (major: number | undefined): string =>
+  major === undefined
+    ? "pg_dump of your server's major version or newer, e.g. Debian package " +
+      "postgresql-client-N for a PostgreSQL N server"
+    : `pg_dump ${major} or newer, e.g. Debian package postgresql-client-${major}`;
+
+/** No pg_dump at all on this machine; `serverMajor` names the one to install, when known. */
+export const pgDumpMissing = (serverMajor: number | undefined): HasuraError =>
+  new HasuraError(
+    500,
+    "unexpected",
+    `pg_dump was not found on this machine: install ${installHint(serverMajor)} ` +
+      "(or set PGDUMP_GATEWAY_PG_DUMP_DIRS to the directory holding it), " +
+      "then restart the gateway",
+  );
+
+/** The source's server is newer than every installed pg_dump, which would refuse it. */
+export const pgDumpTooOld = (
+  source: string,
+  server: { version: string; major: number },
+  installed: readonly string[],
+): HasuraError =>
+  new HasuraError(
+    500,
+    "unexpected",
+    `source ${JSON.stringify(source)} runs PostgreSQL ${server.version}, newer than every ` +
+      `pg_dump installed here (${installed.join(", ")}), and pg_dump cannot dump a newer ` +
+      `server: install ${installHint(server.major)}, then restart the gateway`,
+    { internal: { server_version: server.version, installed_pg_dump: installed } },
+  );
+
 export const bodyTooLarge = (limit: number): HasuraError =>
   new HasuraError(413, "payload-too-large", `request body is larger than ${limit} bytes`);
 

@@ -3,9 +3,11 @@
  */
 
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { AppDependencies, AppEnv } from "../app.ts";
 import { checkAdmin } from "../auth/admin.ts";
 import {
+  bodyTooLarge,
   HasuraError,
   invalidJson,
   optionRefused,
@@ -18,6 +20,7 @@ import { parsePgDumpRequest } from "./request.ts";
 import { dumpHeaders, gzipWanted } from "./response.ts";
 import { type RunningDump, startDump } from "./run.ts";
 import type { DumpTracker } from "./tracker.ts";
+import { choosePgDump } from "./versions.ts";
 
 /**
  * The pg_dump route, mounted by the app at `/v1alpha1/pg_dump`.
@@ -31,7 +34,14 @@ export const pgDumpRoute = (
   const { config, runtime, sources, tracker } = dependencies;
   const route = new Hono<AppEnv>();
 
-  route.post("/", async (c) => {
+  // The handler reads the whole body into memory, so its size is bounded before that; a body
+  // sent without Content-Length is counted as it arrives.
+  const limitBody = bodyLimit({
+    maxSize: config.limits.maxBodyBytes,
+    onError: () => bodyTooLarge(config.limits.maxBodyBytes).toResponse(),
+  });
+
+  route.post("/", limitBody, async (c) => {
     const denied = await checkAdmin((name) => c.req.header(name), config);
     if (denied) throw denied;
 
@@ -52,6 +62,8 @@ export const pgDumpRoute = (
     const source = await sources.find(request.source);
     if (source === undefined) throw sourceNotFound(request.source);
 
+    const pgDump = await choosePgDump(dependencies, source, c.get("requestId"));
+
     if (!tracker.reserve()) throw tooManyDumps(tracker.closed);
     let dump: RunningDump;
     try {
@@ -59,7 +71,7 @@ export const pgDumpRoute = (
         { source, options: parsed.options, cleanOutput: request.clean_output },
         {
           spawn: runtime.spawn,
-          pgDumpPath: config.pgDumpPath ?? "pg_dump",
+          pgDumpPath: pgDump.path,
           baseEnv: dependencies.childEnv,
         },
       );
@@ -71,7 +83,13 @@ export const pgDumpRoute = (
       throw error;
     }
     tracker.track(dump);
-    c.set("dump", { source: request.source, result: dump.result });
+    // A client that leaves while pg_dump is still silent (waiting for a lock) would
+    // otherwise be noticed only at the first write.
+    c.req.raw.signal.addEventListener("abort", () => dump.stop("aborted-by-client"), {
+      once: true,
+    });
+    await dump.ready;
+    c.set("dump", { source: request.source, pgDumpVersion: pgDump.version, result: dump.result });
 
     const gzip = gzipWanted(c.req.header("accept-encoding"));
     const body = gzip
@@ -81,11 +99,20 @@ export const pgDumpRoute = (
       : dump.body;
     return new Response(body, {
       status: 200,
-      headers: dumpHeaders({ source: request.source, options: parsed.options, gzip }),
+      headers: withPgDumpVersion(
+        dumpHeaders({ source: request.source, options: parsed.options, gzip }),
+        pgDump.version,
+      ),
     });
   });
 
   return route;
+};
+
+/** Names the pg_dump that made the dump, since its version shapes the output. */
+const withPgDumpVersion = (headers: Headers, version: string): Headers => {
+  headers.set("x-pgdump-version", version);
+  return headers;
 };
 
 const parseJson = (text: string): unknown => {

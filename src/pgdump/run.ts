@@ -1,11 +1,15 @@
 /**
- * Runs pg_dump for one request and exposes its output as a web stream. The status of the
- * response is decided here: it waits until pg_dump has either written its first bytes or
- * exited, so a dump that fails at once still gets a proper error response.
+ * Runs pg_dump for one request and exposes its output as a web stream.
+ *
+ * The response status is decided here: `ready` waits until pg_dump has either written its
+ * first bytes or exited, so a dump that fails at once still gets a proper error response.
+ * After that, the body ends cleanly only when pg_dump has exited with 0; any other end
+ * errors the body, so the runtime cuts the connection and the client sees an incomplete
+ * transfer instead of a dump that looks whole.
  */
 
 import { CleanOutputStream } from "../clean/cleaner.ts";
-import { pgDumpFailed, pgDumpNotStarted } from "../http/errors.ts";
+import { HasuraError, pgDumpFailed, pgDumpNotStarted, tooManyDumps } from "../http/errors.ts";
 import type { ChildProcess, ExitStatus, SpawnProcess } from "../runtime/process.ts";
 import { toLibpqEnv } from "../sources/connection.ts";
 import type { Source } from "../sources/registry.ts";
@@ -33,7 +37,7 @@ export interface DumpEnvironment {
 export type DumpOutcome = "complete" | "failed" | "aborted-by-client" | "timed-out" | "shutdown";
 
 /** Why the gateway itself stopped a dump that was still running. */
-export type StopReason = "timed-out" | "shutdown";
+export type StopReason = "timed-out" | "shutdown" | "aborted-by-client";
 
 export interface DumpResult {
   outcome: DumpOutcome;
@@ -45,6 +49,12 @@ export interface DumpResult {
 
 export interface RunningDump {
   pid: number | undefined;
+  /**
+   * Resolves once pg_dump has written its first bytes (or exited with 0 having written
+   * none); rejects with the error to answer with when it failed or was stopped before that.
+   */
+  ready: Promise<void>;
+  /** The output; read it only after `ready` has resolved. */
   body: ReadableStream<Uint8Array>;
   /** Settles when the dump has ended and pg_dump has been reaped, however it ended. */
   result: Promise<DumpResult>;
@@ -55,7 +65,7 @@ export interface RunningDump {
   stop: (reason: StopReason) => void;
 }
 
-/** The error a dump's body fails with when pg_dump does not exit cleanly after streaming. */
+/** The error a dump's body fails with when it does not end with pg_dump exiting 0. */
 export class DumpFailedError extends Error {
   constructor(
     message: string,
@@ -67,10 +77,11 @@ export class DumpFailedError extends Error {
 }
 
 /**
- * Starts pg_dump and waits for its first output or its exit.
+ * Starts pg_dump. Throws when it cannot be started at all.
  *
  * @example
- * const dump = await startDump(plan, environment); // throws HasuraError on early failure
+ * const dump = await startDump(plan, environment);
+ * await dump.ready; // throws the HasuraError to answer with on an early failure
  * return new Response(dump.body, { headers: { "content-type": "application/sql" } });
  */
 export const startDump = async (
@@ -93,36 +104,23 @@ export const startDump = async (
   }
 
   const stderr = collectText(child.stderr, STDERR_LIMIT).then((text) => redact(text, secrets));
-  const reader = child.stdout.getReader();
-  const first = await Promise.race([reader.read(), child.exited.then(() => undefined)]);
-
-  // No output yet and already exited (or stdout closed empty): the status can still say
-  // whether it worked.
-  if (first === undefined || first.done) {
-    const exit = await child.exited;
-    if (exit.code !== 0) {
-      await reader.cancel().catch(() => {});
-      throw pgDumpFailed(await stderr);
-    }
-  }
-  return streamDump(child, reader, first, stderr, plan.cleanOutput);
+  return superviseDump(child, stderr, plan.cleanOutput);
 };
 
-const streamDump = (
+const superviseDump = (
   child: ChildProcess,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  first: ReadableStreamReadResult<Uint8Array> | undefined,
   stderr: Promise<string>,
   cleanOutput: boolean,
 ): RunningDump => {
+  const reader = child.stdout.getReader();
   let bytes = 0;
-  let pending = first;
+  let ended = false;
+  let pending: ReadableStreamReadResult<Uint8Array> | undefined;
+  let failBody: (error: Error) => void = () => {};
   let settle: (result: DumpResult) => void = () => {};
   const result = new Promise<DumpResult>((resolve) => {
     settle = resolve;
   });
-  let failWith: ((error: Error) => void) | undefined;
-  let ended = false;
 
   const finish = async (outcome: DumpOutcome): Promise<DumpResult> => {
     ended = true;
@@ -132,7 +130,7 @@ const streamDump = (
     return done;
   };
 
-  const stop = async (): Promise<void> => {
+  const kill = async (): Promise<void> => {
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS);
     await child.exited;
@@ -140,12 +138,39 @@ const streamDump = (
     await reader.cancel().catch(() => {});
   };
 
-  const raw = new ReadableStream<Uint8Array>(
+  // Settles with the error to answer with when the dump is stopped before it is ready.
+  let rejectReady: (error: HasuraError) => void = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    rejectReady = reject;
+  });
+  stopped.catch(() => {});
+
+  const ready = (async () => {
+    const first = await Promise.race([reader.read(), child.exited.then(() => undefined), stopped]);
+    // No output yet and already exited (or stdout closed empty): the status can still say
+    // whether it worked.
+    if (first === undefined || first.done) {
+      const exit = await child.exited;
+      if (ended) await stopped;
+      if (exit.code !== 0) {
+        const { stderr: text } = await finish("failed");
+        await reader.cancel().catch(() => {});
+        throw pgDumpFailed(text);
+      }
+    }
+    pending = first;
+  })();
+
+  const body = new ReadableStream<Uint8Array>(
     {
       start: (controller) => {
-        failWith = (error) => controller.error(error);
+        failBody = (error) => controller.error(error);
       },
       pull: async (controller) => {
+        // A pipe (the cleaner, gzip) may pull before the status is decided; the first read
+        // belongs to `ready`.
+        await ready.catch(() => {});
+        if (ended && pending === undefined) return;
         const next = pending ?? (await reader.read());
         pending = undefined;
         if (ended) return;
@@ -155,6 +180,7 @@ const streamDump = (
           return;
         }
         const exit = await child.exited;
+        if (ended) return;
         if (exit.code === 0) {
           await finish("complete");
           controller.close();
@@ -166,22 +192,47 @@ const streamDump = (
       cancel: async () => {
         if (ended) return;
         ended = true;
-        await stop();
+        await kill();
         await finish("aborted-by-client");
       },
     },
     { highWaterMark: 0 },
   );
 
-  const stopDump = (reason: StopReason): void => {
+  const stop = (reason: StopReason): void => {
     if (ended) return;
     ended = true;
-    failWith?.(new DumpFailedError(`pg_dump was stopped: ${reason}`, ""));
-    void stop().then(() => finish(reason));
+    rejectReady(stoppedError(reason));
+    failBody(new DumpFailedError(`pg_dump was stopped: ${reason}`, ""));
+    void kill().then(() => finish(reason));
   };
 
-  const body = cleanOutput ? raw.pipeThrough(new CleanOutputStream()) : raw;
-  return { pid: child.pid, body, result, stop: stopDump };
+  return {
+    pid: child.pid,
+    ready,
+    body: cleanOutput ? body.pipeThrough(new CleanOutputStream()) : body,
+    result,
+    stop,
+  };
+};
+
+const stoppedError = (reason: StopReason): HasuraError => {
+  switch (reason) {
+    case "shutdown":
+      return tooManyDumps(true);
+    case "aborted-by-client":
+      // Nobody is left to read it; the status is for the log.
+      return new HasuraError(400, "bad-request", "the client closed the request");
+    default:
+      return new HasuraError(
+        500,
+        "unexpected",
+        "pg_dump ran longer than the configured time limit",
+        {
+          internal: "stopped by PGDUMP_GATEWAY_DUMP_TIMEOUT_SECONDS",
+        },
+      );
+  }
 };
 
 const describeExit = (exit: ExitStatus): string =>
@@ -203,6 +254,19 @@ const collectText = async (stream: ReadableStream<Uint8Array>, limit: number): P
   return text + decoder.decode();
 };
 
-/** Removes every occurrence of the given secrets from a text meant for a client or a log. */
+/**
+ * Removes the given secrets from a text meant for a client or a log, and any password inside
+ * a connection string quoted in it: the server's "database ... does not exist" echoes a
+ * database name that is itself a connection string, password and all.
+ */
 export const redact = (text: string, secrets: readonly string[]): string =>
-  secrets.reduce((result, secret) => result.split(secret).join("********"), text);
+  secrets
+    .reduce((result, secret) => result.split(secret).join("********"), text)
+    .replace(URI_PASSWORD, "$1********@")
+    .replace(KEYWORD_PASSWORD, "$1********");
+
+/** libpq's URI form, `postgresql://user:password@`; the password ends at the first `@`. */
+const URI_PASSWORD = /(postgres(?:ql)?:\/\/[^\s:/@]*:)[^\s/@]*@/gi;
+
+/** libpq's keyword form, `password=value` or `password='quoted value'`. */
+const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;

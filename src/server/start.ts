@@ -3,6 +3,7 @@
  * database when none is configured, build the app, serve it, and shut down cleanly.
  */
 
+import { accessSync, constants, readdirSync, realpathSync, statSync } from "node:fs";
 import process from "node:process";
 import { createApp } from "../app.ts";
 import { type Config, ConfigError, loadConfig } from "../config/env.ts";
@@ -14,9 +15,16 @@ import {
 import { seedDemoSchema } from "../embedded/demo.ts";
 import { jsonLogger, type Logger } from "../log/logger.ts";
 import { DumpTracker } from "../pgdump/tracker.ts";
+import {
+  type DiscoveryHost,
+  discoverPgDumps,
+  type PgDumpInventory,
+  pgDumpSearchDirs,
+} from "../pgdump/versions.ts";
 import type { Runtime } from "../runtime/process.ts";
 import { redactConnectionString } from "../sources/connection.ts";
 import { staticSources } from "../sources/registry.ts";
+import { serverVersionCache } from "../sources/server-version.ts";
 
 export interface ServeOptions {
   port: number;
@@ -68,6 +76,10 @@ export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve
     databaseUrl = cluster.url;
   }
 
+  const childEnv = childEnvFrom(process.env);
+  const pgDumps = await findPgDumps(runtime, config, childEnv);
+  logPgDumps(logger, pgDumps);
+
   const { limits } = config;
   const tracker = new DumpTracker(limits.maxConcurrentDumps, limits.dumpTimeoutSeconds * 1000);
   const app = createApp({
@@ -76,7 +88,9 @@ export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve
     runtime,
     sources: staticSources({ default: databaseUrl }),
     logger,
-    childEnv: childEnvFrom(process.env),
+    childEnv,
+    pgDumps,
+    serverVersions: serverVersionCache(),
   });
   const server = await serve(app.fetch, { port: config.port, hostname: config.host });
 
@@ -119,6 +133,102 @@ export const startGateway = async ({ runtime, serve }: { runtime: Runtime; serve
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+};
+
+/** A pg_dump that has not printed its version by then is not used. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * Every pg_dump on this machine: in `PGDUMP_GATEWAY_PG_DUMP_DIRS`, the usual install
+ * directories and PATH, plus `PGDUMP_GATEWAY_PG_DUMP`, each run once with `--version`.
+ *
+ * @example
+ * const pgDumps = await findPgDumps(runtime, config, childEnvFrom(process.env));
+ */
+export const findPgDumps = (
+  runtime: Runtime,
+  config: Pick<Config, "pgDumpPath" | "pgDumpDirs">,
+  childEnv: Record<string, string>,
+): Promise<PgDumpInventory> => {
+  const host = discoveryHost(runtime, childEnv);
+  const pathDirs = (childEnv.PATH ?? "").split(":").filter((dir) => dir !== "");
+  return discoverPgDumps(host, {
+    explicit: config.pgDumpPath,
+    dirs: pgDumpSearchDirs(host, config.pgDumpDirs, pathDirs),
+    pathDirs,
+  });
+};
+
+/**
+ * Discovery's view of this machine through node:fs, running `--version` with the runtime.
+ *
+ * @example
+ * await discoverPgDumps(discoveryHost(runtime, childEnv), { dirs: ["/opt/pg17/bin"] });
+ */
+export const discoveryHost = (
+  runtime: Runtime,
+  childEnv: Record<string, string>,
+): DiscoveryHost => ({
+  listDir: (dir) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  },
+  executable: (path) => {
+    try {
+      const real = realpathSync(path);
+      accessSync(real, constants.X_OK);
+      return statSync(real).isFile() ? real : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+  probe: (path) => probeVersion(runtime, path, childEnv),
+});
+
+const probeVersion = async (
+  runtime: Runtime,
+  path: string,
+  env: Record<string, string>,
+): Promise<string | undefined> => {
+  let child: Awaited<ReturnType<Runtime["spawn"]>>;
+  try {
+    child = await runtime.spawn(path, ["--version"], { env });
+  } catch {
+    return undefined;
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), PROBE_TIMEOUT_MS);
+  try {
+    const [stdout, , exit] = await Promise.all([
+      new Response(child.stdout).text(),
+      new Response(child.stderr).text(),
+      child.exited,
+    ]);
+    return exit.code === 0 ? stdout : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+};
+
+const logPgDumps = (logger: Logger, { binaries, explicitError }: PgDumpInventory): void => {
+  const found = binaries.map(({ version, path }) => ({ version, path }));
+  if (explicitError !== undefined) {
+    logger.log("startup", "error", {
+      message: `${explicitError}: every dump fails until it is fixed or unset`,
+      pg_dump: found,
+    });
+  } else if (found.length === 0) {
+    logger.log("startup", "warn", {
+      message:
+        "no pg_dump was found, so every dump request will fail: install the PostgreSQL " +
+        "client tools of your server's major version or newer (Debian: apt-get install " +
+        "postgresql-client-17 for PostgreSQL 17), or set PGDUMP_GATEWAY_PG_DUMP_DIRS",
+    });
+  } else {
+    logger.log("startup", "info", { message: "pg_dump executables found", pg_dump: found });
+  }
 };
 
 const readConfig = (logger: Logger): Config => {

@@ -10,6 +10,8 @@ export interface Source {
 
 export interface SourceRegistry {
   find: (name: string) => Promise<Source | undefined>;
+  /** Every source; a registry without it is taken to hold `default` only. */
+  list?: () => Promise<Source[]>;
 }
 
 /**
@@ -26,4 +28,8 @@ export const staticSources = (
     const connectionString = connections[name];
     return connectionString === undefined ? undefined : { name, connectionString };
   },
+  list: async () =>
+    Object.entries(connections).flatMap(([name, connectionString]) =>
+      connectionString === undefined ? [] : [{ name, connectionString }],
+    ),
 });

@@ -7,9 +7,11 @@
 import { createApp } from "../../src/app.ts";
 import { type Env, loadConfig } from "../../src/config/env.ts";
 import { memoryLogger } from "../../src/log/logger.ts";
+import type { PgDumpInventory } from "../../src/pgdump/versions.ts";
 import type { ChildProcess, Runtime } from "../../src/runtime/process.ts";
-import { childEnvFrom, type Serve } from "../../src/server/start.ts";
+import { childEnvFrom, findPgDumps, type Serve } from "../../src/server/start.ts";
 import { staticSources } from "../../src/sources/registry.ts";
+import { serverVersionCache } from "../../src/sources/server-version.ts";
 
 export const runtimeName = (): "bun" | "deno" | "node" => {
   const scope = globalThis as { Bun?: unknown; Deno?: unknown };
@@ -44,6 +46,8 @@ export interface TestGateway {
   children: ChildProcess[];
   /** Posts a JSON body to the pg_dump endpoint. */
   dump: (body: unknown, headers?: Record<string, string>) => Promise<Response>;
+  /** The pg_dump executables the gateway chooses from. */
+  pgDumps: PgDumpInventory;
   close: () => Promise<void>;
 }
 
@@ -56,9 +60,13 @@ export interface TestGateway {
 export const startTestGateway = async (
   env: Env,
   sources?: Record<string, string | undefined>,
+  options: { pgDumps?: PgDumpInventory } = {},
 ): Promise<TestGateway> => {
   const config = loadConfig(env);
   const { runtime, serve } = await currentRuntime();
+  // Found as start-up finds them, with the plain runtime, so probes are not counted.
+  const pgDumps =
+    options.pgDumps ?? (await findPgDumps(runtime, config, childEnvFrom(process.env)));
   const children: ChildProcess[] = [];
   const counting: Runtime = {
     name: runtime.name,
@@ -75,6 +83,8 @@ export const startTestGateway = async (
     sources: staticSources(sources ?? { default: config.databaseUrl }),
     logger,
     childEnv: childEnvFrom(process.env),
+    pgDumps,
+    serverVersions: serverVersionCache(),
   });
   const server = await serve(app.fetch, { port: 0, hostname: "127.0.0.1" });
   const url = `http://127.0.0.1:${server.port}`;
@@ -85,9 +95,12 @@ export const startTestGateway = async (
     dump: (body, headers = {}) =>
       fetch(`${url}/v1alpha1/pg_dump`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...headers },
+        // fetch asks for gzip by default; tests see the bytes as pg_dump wrote them unless
+        // they ask for compression themselves.
+        headers: { "content-type": "application/json", "accept-encoding": "identity", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
+    pgDumps,
     close: server.close,
   };
 };
