@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { Cleaner } from "../src/clean/cleaner.ts";
+import { FRONT_MATTER } from "./support/front-matter.ts";
 
 interface Part {
   /** The part as pg_dump would write it. */
@@ -87,23 +88,6 @@ const unit = fc.oneof(
 );
 const anyText = fc.string({ unit, maxLength: 10 });
 const lineText = anyText.map((text) => text.replace(/[\n]/g, " "));
-
-const FRONT_MATTER = [
-  "SET statement_timeout = 0;",
-  "SET lock_timeout = 0;",
-  "SET idle_in_transaction_session_timeout = 0;",
-  "SET transaction_timeout = 0;",
-  "SET client_encoding = 'UTF8';",
-  "SELECT pg_catalog.set_config('search_path', '', false);",
-  "SET xmloption = content;",
-  "SET client_min_messages = warning;",
-  "SET row_security = off;",
-  "SET default_tablespace = '';",
-  "SET default_with_oids = false;",
-  "SET default_table_access_method = heap;",
-  "CREATE SCHEMA public;",
-  "COMMENT ON SCHEMA public IS 'standard public schema';",
-];
 
 /** A name as pg_dump prints it: bare when it is a plain lower-case word, else quoted. */
 const name = fc.oneof(

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import postgres from "postgres";
 import { toLibpqEnv } from "../src/sources/connection.ts";
 import { createScratchDatabase, type ScratchDatabase } from "./support/database.ts";
+import { HASURA_FRONT_MATTER } from "./support/front-matter.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
@@ -111,22 +112,7 @@ const withoutHasuraTriggers = (source: Fingerprint): Fingerprint =>
   new Map([...source].filter(([key, value]) => !isHasuraTrigger(key, value)));
 
 /** Hasura's front-matter list, as its clean_output matches it. */
-const HASURA_FRONT_MATTER = new Set([
-  "SET statement_timeout = 0;",
-  "SET lock_timeout = 0;",
-  "SET idle_in_transaction_session_timeout = 0;",
-  "SET client_encoding = 'UTF8';",
-  "SET standard_conforming_strings = on;",
-  "SELECT pg_catalog.set_config('search_path', '', false);",
-  "SET xmloption = content;",
-  "SET client_min_messages = warning;",
-  "SET row_security = off;",
-  "SET default_tablespace = '';",
-  "SET default_with_oids = false;",
-  "SET default_table_access_method = heap;",
-  "CREATE SCHEMA public;",
-  "COMMENT ON SCHEMA public IS 'standard public schema';",
-]);
+const HASURA_FRONT_MATTER_LINES = new Set(HASURA_FRONT_MATTER);
 
 const HASURA_TRIGGER_LINE =
   /^CREATE TRIGGER "?notify_hasura_\S* AFTER \w+ ON .* EXECUTE FUNCTION hdb_catalog\./;
@@ -139,7 +125,7 @@ const blindFilter = (dump: string): string =>
       (line) =>
         line.trim() !== "" &&
         !line.startsWith("--") &&
-        !HASURA_FRONT_MATTER.has(line) &&
+        !HASURA_FRONT_MATTER_LINES.has(line) &&
         !HASURA_TRIGGER_LINE.test(line),
     )
     .map((line) => `${line}\n`)

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import postgres from "postgres";
+import { isProcessRunning } from "../src/embedded/cluster.ts";
 import { createScratchDatabase, startTestDatabase } from "./support/database.ts";
 
 test("a test database serves scratch databases, checks passwords, then vanishes", async () => {
@@ -32,7 +33,7 @@ test("a test database serves scratch databases, checks passwords, then vanishes"
 
   if (server) {
     assert.equal(existsSync(server.dataDir), false, "data directory removed");
-    assert.equal(isRunning(server.pid), false, "postmaster stopped");
+    assert.equal(isProcessRunning(server.pid), false, "postmaster stopped");
   }
 });
 
@@ -50,21 +51,6 @@ const inspectServer = async (url: string) => {
   const [row] = await query(url, "select current_setting('data_directory') as dir");
   const dataDir = String(row?.dir);
   const pid = Number(readFileSync(`${dataDir}/postmaster.pid`, "utf8").split("\n")[0]);
-  assert.ok(isRunning(pid), "postmaster runs before stop");
+  assert.ok(isProcessRunning(pid), "postmaster runs before stop");
   return { dataDir, pid };
-};
-
-/** A zombie still answers signal 0, so Linux's process state decides. */
-const isRunning = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return true;
-  }
 };

@@ -30,6 +30,8 @@ const EVENT_TRIGGER = new RegExp(
   `^CREATE TRIGGER ${NOTIFY_NAME} AFTER [A-Z]+(?: OR [A-Z]+)* ON .+` +
     " FOR EACH ROW EXECUTE (?:FUNCTION|PROCEDURE)" +
     String.raw` (?:hdb_catalog|"hdb_catalog"|hdb_views|"hdb_views")\.${NOTIFY_NAME}\(\);$`,
+  // dotAll: a quoted table name may hold a carriage return, which `.` would not match.
+  "s",
 );
 
 /**

@@ -268,13 +268,13 @@ const stopArgs = (paths: ClusterPaths, mode: "fast" | "immediate") => [
 /** Last resort when pg_ctl cannot stop the server: immediate shutdown, then SIGKILL. */
 const killServer = async (pid: number) => {
   for (const signal of ["SIGQUIT", "SIGKILL"] as const) {
-    if (!isAlive(pid)) return;
+    if (!isProcessRunning(pid)) return;
     try {
       process.kill(pid, signal);
     } catch {
       return;
     }
-    for (let waited = 0; waited < 5_000 && isAlive(pid); waited += 50) await sleep(50);
+    for (let waited = 0; waited < 5_000 && isProcessRunning(pid); waited += 50) await sleep(50);
   }
 };
 
@@ -284,8 +284,14 @@ const readPostmasterPid = async (dataDir: string) => {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 };
 
-/** Signal 0 also reaches a zombie whose parent never reaped it, so Linux's state is checked. */
-const isAlive = (pid: number) => {
+/**
+ * Whether a process runs. Signal 0 also reaches a zombie whose parent never reaped it, so
+ * Linux's process state is checked too.
+ *
+ * @example
+ * if (isProcessRunning(pid)) process.kill(pid, "SIGKILL");
+ */
+export const isProcessRunning = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
   } catch (error) {

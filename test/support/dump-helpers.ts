@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import postgres from "postgres";
+import { isProcessRunning } from "../../src/embedded/cluster.ts";
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,18 +53,7 @@ export const terminateSessions = async (adminUrl: string, pids: number[]): Promi
 };
 
 /** True while a process exists and is not a zombie. */
-export const processAlive = (pid: number): boolean => {
-  const stat = `/proc/${pid}/stat`;
-  if (!existsSync(stat)) return false;
-  try {
-    const state = readFileSync(stat, "utf8")
-      .replace(/^.*\) /s, "")
-      .charAt(0);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-};
+export const processAlive = isProcessRunning;
 
 /** Bytes a process has written so far (all file descriptors), from /proc. */
 export const bytesWritten = (pid: number): number => {
