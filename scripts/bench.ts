@@ -55,8 +55,11 @@ type RuntimeName = "bun" | "deno" | "node";
 /** How each runtime starts the gateway, from the repository root. */
 const GATEWAY_COMMANDS: Record<RuntimeName, [string, string[]]> = {
   bun: ["node_modules/.bin/bun", ["src/main/bun.ts"]],
-  deno: ["node_modules/.bin/deno", ["run", "-A", "src/main/deno.ts"]],
-  node: [process.execPath, ["--import", "tsx", "src/main/node.ts"]],
+  deno: [
+    "node_modules/.bin/deno",
+    ["run", "--v8-flags=--max-semi-space-size=1", "-A", "src/main/deno.ts"],
+  ],
+  node: [process.execPath, ["--max-semi-space-size=1", "--import", "tsx", "src/main/node.ts"]],
 };
 
 interface Settings {

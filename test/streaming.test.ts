@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
@@ -135,6 +136,12 @@ describe("the streaming contract", { skip: !adminUrl }, () => {
     }
     const child = gateway.children[started];
     assert.ok(child?.pid !== undefined);
+    if (gateway.pgDumps.launcher !== undefined) {
+      // stdbuf has exec'd pg_dump, which now writes through a 64 KiB buffer.
+      const environ = readFileSync(`/proc/${child.pid}/environ`, "utf8").split("\0");
+      assert.ok(environ.includes("_STDBUF_O=65536"));
+      assert.match(readFileSync(`/proc/${child.pid}/cmdline`, "utf8"), /pg_dump/);
+    }
     controller.abort();
     await reader.cancel().catch(() => {});
 

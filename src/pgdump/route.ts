@@ -72,6 +72,7 @@ export const pgDumpRoute = (
         {
           spawn: runtime.spawn,
           pgDumpPath: pgDump.path,
+          launcher: dependencies.pgDumps.launcher,
           baseEnv: dependencies.childEnv,
         },
       );

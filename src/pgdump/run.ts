@@ -30,6 +30,8 @@ export interface DumpPlan {
 export interface DumpEnvironment {
   spawn: SpawnProcess;
   pgDumpPath: string;
+  /** A command pg_dump runs under (its path and arguments follow), if any. */
+  launcher?: readonly string[];
   /** Variables pg_dump may inherit (PATH, locale, time zone), without any of our secrets. */
   baseEnv: Record<string, string>;
 }
@@ -96,7 +98,8 @@ export const startDump = async (
 
   let child: ChildProcess;
   try {
-    child = await environment.spawn(environment.pgDumpPath, args, {
+    const [command, ...prefix] = [...(environment.launcher ?? []), environment.pgDumpPath];
+    child = await environment.spawn(command as string, [...prefix, ...args], {
       env: { ...environment.baseEnv, ...connection },
     });
   } catch (error) {

@@ -18,6 +18,7 @@ import { DumpTracker } from "../pgdump/tracker.ts";
 import {
   type DiscoveryHost,
   discoverPgDumps,
+  outputBuffered,
   type PgDumpInventory,
   pgDumpSearchDirs,
 } from "../pgdump/versions.ts";
@@ -145,18 +146,20 @@ const PROBE_TIMEOUT_MS = 10_000;
  * @example
  * const pgDumps = await findPgDumps(runtime, config, childEnvFrom(process.env));
  */
-export const findPgDumps = (
+export const findPgDumps = async (
   runtime: Runtime,
   config: Pick<Config, "pgDumpPath" | "pgDumpDirs">,
   childEnv: Record<string, string>,
 ): Promise<PgDumpInventory> => {
   const host = discoveryHost(runtime, childEnv);
   const pathDirs = (childEnv.PATH ?? "").split(":").filter((dir) => dir !== "");
-  return discoverPgDumps(host, {
+  const inventory = await discoverPgDumps(host, {
     explicit: config.pgDumpPath,
     dirs: pgDumpSearchDirs(host, config.pgDumpDirs, pathDirs),
     pathDirs,
   });
+  const stdbuf = pathDirs.map((dir) => host.executable(`${dir}/stdbuf`)).find(Boolean);
+  return stdbuf === undefined ? inventory : { ...inventory, launcher: outputBuffered(stdbuf) };
 };
 
 /**
