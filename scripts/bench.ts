@@ -57,7 +57,13 @@ const GATEWAY_COMMANDS: Record<RuntimeName, [string, string[]]> = {
   bun: ["node_modules/.bin/bun", ["src/main/bun.ts"]],
   deno: [
     "node_modules/.bin/deno",
-    ["run", "--v8-flags=--max-semi-space-size=1", "-A", "src/main/deno.ts"],
+    [
+      "run",
+      "--unstable-no-legacy-abort",
+      "--v8-flags=--max-semi-space-size=1",
+      "-A",
+      "src/main/deno.ts",
+    ],
   ],
   node: [process.execPath, ["--max-semi-space-size=1", "--import", "tsx", "src/main/node.ts"]],
 };

@@ -76,7 +76,15 @@ const steps: Step[] = (
     },
     {
       name: "deno",
-      command: ["npx", "deno", "test", "-A", "--no-check", ...testFiles],
+      command: [
+        "npx",
+        "deno",
+        "test",
+        "--unstable-no-legacy-abort",
+        "-A",
+        "--no-check",
+        ...testFiles,
+      ],
       count: (output) => {
         // Deno counts node:test tests as steps: "ok | 3 passed (40 steps) | 0 failed (2 steps)".
         // NO_COLOR is set for the runners, so the summary has no escape codes.

@@ -15,7 +15,7 @@ const entryCommand = (): string[] => {
     case "bun":
       return [process.execPath, "src/main/bun.ts"];
     case "deno":
-      return [process.execPath, "run", "-A", "src/main/deno.ts"];
+      return [process.execPath, "run", "--unstable-no-legacy-abort", "-A", "src/main/deno.ts"];
     default:
       return [process.execPath, "--import", "tsx", "src/main/node.ts"];
   }
