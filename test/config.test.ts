@@ -122,6 +122,21 @@ describe("a bad value is a ConfigError that names the variable", () => {
       [/^HASURA_GRAPHQL_SERVER_PORT: /],
     ],
     [
+      "a port in hexadecimal",
+      { HASURA_GRAPHQL_SERVER_PORT: "0x1F90" },
+      [/^HASURA_GRAPHQL_SERVER_PORT: expected a whole number/],
+    ],
+    [
+      "a port in exponent notation",
+      { HASURA_GRAPHQL_SERVER_PORT: "1e3" },
+      [/^HASURA_GRAPHQL_SERVER_PORT: expected a whole number/],
+    ],
+    [
+      "a limit in exponent notation",
+      { PGDUMP_GATEWAY_MAX_CONCURRENT_DUMPS: "1e1" },
+      [/^PGDUMP_GATEWAY_MAX_CONCURRENT_DUMPS: expected a whole number/],
+    ],
+    [
       "a port above 65535",
       { HASURA_GRAPHQL_SERVER_PORT: "70000" },
       [/^HASURA_GRAPHQL_SERVER_PORT: /],

@@ -85,8 +85,10 @@ const postgresUrl = z.string().refine((value) => {
   }
 }, "expected a postgres:// or postgresql:// connection string");
 
-const port = z.coerce.number().int().min(0).max(65535);
-const count = (min: number) => z.coerce.number().int().min(min);
+// Plain decimal digits only: Number() would also take "0x1F90" or "1e3".
+const digits = z.string().trim().regex(/^\d+$/, "expected a whole number");
+const port = digits.transform(Number).pipe(z.number().int().min(0).max(65535));
+const count = (min: number) => digits.transform(Number).pipe(z.number().int().min(min));
 
 const enabledApis = z.string().transform((value, ctx) => {
   const names = value

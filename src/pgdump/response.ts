@@ -7,6 +7,13 @@ import type { PgDumpOption } from "./options.ts";
 
 const EXTENSIONS: Readonly<Record<string, string>> = { custom: "dump", tar: "tar" };
 
+/** Plain output that pg_dump itself compressed, by `--compress` method. */
+const COMPRESSED_EXTENSIONS: Readonly<Record<string, string>> = {
+  gzip: "sql.gz",
+  lz4: "sql.lz4",
+  zstd: "sql.zst",
+};
+
 /**
  * Whether the client accepts gzip, per RFC 9110 section 12.5.3 (a q-value of 0 refuses).
  *
@@ -26,12 +33,21 @@ export const gzipWanted = (acceptEncoding: string | undefined): boolean => {
 /** A file name such as `default-2026-12-03T16-30-00Z.sql`, safe in any file system. */
 const fileName = (source: string, options: readonly PgDumpOption[], now: Date): string => {
   const format = options.findLast((option) => option.name === "format")?.value ?? "plain";
+  const plain = format === "plain" ? plainExtension(options) : undefined;
   const stamp = now
     .toISOString()
     .replace(/\.\d+Z$/, "Z")
     .replace(/:/g, "-");
   const safeSource = source.replace(/[^A-Za-z0-9_.-]/g, "_") || "source";
-  return `${safeSource}-${stamp}.${EXTENSIONS[format] ?? "sql"}`;
+  return `${safeSource}-${stamp}.${plain ?? EXTENSIONS[format] ?? "sql"}`;
+};
+
+/** `sql`, or the compressed form when `--compress` asks pg_dump for it. */
+const plainExtension = (options: readonly PgDumpOption[]): string => {
+  const compress = options.findLast((option) => option.name === "compress")?.value;
+  if (compress === undefined) return "sql";
+  const method = /^\d+$/.test(compress) ? (Number(compress) > 0 ? "gzip" : "none") : compress;
+  return COMPRESSED_EXTENSIONS[method.split(":")[0] ?? ""] ?? "sql";
 };
 
 export const dumpHeaders = ({
