@@ -198,6 +198,62 @@ describe("the streaming contract", { skip: !adminUrl }, () => {
     assert.ok(peak < 48 * 1024 * 1024, `RSS grew by ${peak} bytes while streaming`);
   });
 
+  test("a slow client of a gzip response holds pg_dump back too", {
+    skip: !hasCurl() && "curl is not installed",
+  }, async () => {
+    const started = gateway.children.length;
+    const run = curl([
+      "--compressed",
+      "--limit-rate",
+      "50K",
+      "--max-time",
+      "6",
+      "-X",
+      "POST",
+      `${gateway.url}/v1alpha1/pg_dump`,
+      "-d",
+      JSON.stringify({ opts: ["-t", "big"] }),
+    ]);
+    assert.ok(await waitFor(() => gateway.children.length > started, 5000));
+    const pid = gateway.children[started]?.pid as number;
+    await sleep(5000);
+    // Unchecked, pg_dump would have written the whole table within a second or two. The
+    // kernel's socket buffers hold compressed bytes, so how far it got depends on how
+    // well the data compresses; that it has not finished is what shows the hold.
+    assert.ok(processAlive(pid), "pg_dump is still held back by the slow client");
+    assert.ok(bytesWritten(pid) < BIG_MB * 1024 * 1024);
+    const result = await run;
+    assert.equal(result.code, 28, "curl stopped at --max-time with the dump unfinished");
+  });
+
+  test("a gzip response whose dump fails mid-way is cut, not ended", {
+    skip: !hasCurl() && "curl is not installed",
+  }, async () => {
+    const terminated = (async () => {
+      await waitFor(
+        async () => (await pgDumpSessions(adminUrl as string, scratch.name)).length > 0,
+        5000,
+      );
+      await sleep(500);
+      await terminateSessions(
+        adminUrl as string,
+        await pgDumpSessions(adminUrl as string, scratch.name),
+      );
+    })();
+    const result = await curl([
+      "--compressed",
+      "--limit-rate",
+      "2M",
+      "-X",
+      "POST",
+      `${gateway.url}/v1alpha1/pg_dump`,
+      "-d",
+      JSON.stringify({ opts: ["-t", "big"] }),
+    ]);
+    await terminated;
+    assert.ok([18, 56].includes(result.code), `curl exit ${result.code}: ${result.stderr}`);
+  });
+
   test("gzip responses decompress to the same bytes as uncompressed ones", async () => {
     const body = { opts: ["-t", "medium", "--restrict-key=gzipkey"], clean_output: true };
     const plain = Buffer.from(await (await gateway.dump(body)).arrayBuffer());

@@ -14,6 +14,7 @@ import {
   sourceNotFound,
   tooManyDumps,
 } from "../http/errors.ts";
+import { gzipStream } from "../http/gzip.ts";
 import { ConnectionStringError } from "../sources/connection.ts";
 import { isPlainFormat, parsePgDumpOptions } from "./options.ts";
 import { parsePgDumpRequest } from "./request.ts";
@@ -93,11 +94,7 @@ export const pgDumpRoute = (
     c.set("dump", { source: request.source, pgDumpVersion: pgDump.version, result: dump.result });
 
     const gzip = gzipWanted(c.req.header("accept-encoding"));
-    const body = gzip
-      ? dump.body.pipeThrough(
-          new CompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
-        )
-      : dump.body;
+    const body = gzip ? gzipStream(dump.body) : dump.body;
     return new Response(body, {
       status: 200,
       headers: withPgDumpVersion(

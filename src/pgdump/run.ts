@@ -149,19 +149,25 @@ const superviseDump = (
   stopped.catch(() => {});
 
   const ready = (async () => {
-    const first = await Promise.race([reader.read(), child.exited.then(() => undefined), stopped]);
-    // No output yet and already exited (or stdout closed empty): the status can still say
-    // whether it worked.
-    if (first === undefined || first.done) {
-      const exit = await child.exited;
-      if (ended) await stopped;
-      if (exit.code !== 0) {
-        const { stderr: text } = await finish("failed");
-        await reader.cancel().catch(() => {});
-        throw pgDumpFailed(text);
-      }
+    // This read is kept: when the exit wins the race, its chunk is still the first one.
+    const firstRead = reader.read();
+    firstRead.catch(() => {});
+    const raced = await Promise.race([firstRead, child.exited.then(() => undefined), stopped]);
+    if (raced !== undefined && !raced.done) {
+      pending = raced;
+      return;
     }
-    pending = first;
+
+    // pg_dump has exited or closed its output without writing anything yet: the status
+    // can still say whether it worked.
+    const exit = await child.exited;
+    if (ended) await stopped;
+    if (exit.code !== 0) {
+      const { stderr: text } = await finish("failed");
+      await reader.cancel().catch(() => {});
+      throw pgDumpFailed(text);
+    }
+    pending = await firstRead;
   })();
 
   const body = new ReadableStream<Uint8Array>(
