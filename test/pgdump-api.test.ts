@@ -77,6 +77,12 @@ describe("POST /v1alpha1/pg_dump against a real database", { skip: !adminUrl }, 
     assert.match(body, /^COPY public\.author \(id, name\) FROM stdin;\n1\tAda\n2\t\n\\\.\n/m);
   });
 
+  test("null clean_output and source mean their defaults, as in Hasura", async () => {
+    const response = await gateway.dump({ opts: DOCS_OPTS, clean_output: null, source: null });
+    assert.equal(response.status, 200);
+    assert.ok((await response.text()).startsWith("--\n-- PostgreSQL database dump"));
+  });
+
   test("unknown fields are ignored and source defaults to default", async () => {
     const response = await gateway.dump({ opts: DOCS_OPTS, clean_output: true, extra: 1 });
     assert.equal(response.status, 200);
@@ -136,6 +142,12 @@ describe("POST /v1alpha1/pg_dump against a real database", { skip: !adminUrl }, 
       "expected String, but encountered Number",
     ],
     ["body not an object", [1], "$", "expected Object, but encountered Array"],
+    [
+      "an entry of opts too long to pass to a process",
+      { opts: [`--schema=${"x".repeat(70000)}`] },
+      "$.opts[0]",
+      "an entry of opts is longer than 65536 characters",
+    ],
   ] as const) {
     test(`${name} is 400 parse-failed at ${path}`, async () => {
       const started = gateway.children.length;

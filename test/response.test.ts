@@ -46,6 +46,9 @@ describe("gzip is used only when the client accepts it", () => {
     ["gzip;q=0", false],
     ["identity", false],
     ["deflate, br", false],
+    ["gzip;q=0, *", false],
+    ["*;q=0", false],
+    ["gzip;q=0.5, *;q=0", true],
   ] as const) {
     test(`Accept-Encoding: ${header} → ${wanted}`, () => {
       assert.equal(gzipWanted(header), wanted);

@@ -6,6 +6,12 @@
 import { z } from "zod";
 import { HasuraError, parseFailed } from "../http/errors.ts";
 
+/**
+ * Longest single entry of `opts`. Linux refuses a process argument over 128 KiB, so a
+ * longer one would fail at spawn; no real pg_dump option comes near this.
+ */
+export const MAX_OPT_LENGTH = 65536;
+
 export interface PgDumpRequest {
   opts: string[];
   clean_output: boolean;
@@ -34,10 +40,17 @@ const typeName = (value: unknown): string => {
  * const request = parsePgDumpRequest(await c.req.json(), { maxOpts: 1000 });
  */
 export const parsePgDumpRequest = (body: unknown, limits: { maxOpts: number }): PgDumpRequest => {
+  // Like Hasura's `.:?`, a null optional field means its default.
   const schema = z.object({
-    opts: z.array(z.string()).max(limits.maxOpts),
-    clean_output: z.boolean().default(false),
-    source: z.string().default("default"),
+    opts: z.array(z.string().max(MAX_OPT_LENGTH)).max(limits.maxOpts),
+    clean_output: z
+      .boolean()
+      .nullish()
+      .transform((value) => value ?? false),
+    source: z
+      .string()
+      .nullish()
+      .transform((value) => value ?? "default"),
   });
   const result = schema.safeParse(body);
   if (result.success) return result.data;
@@ -54,9 +67,11 @@ export const parsePgDumpRequest = (body: unknown, limits: { maxOpts: number }): 
     throw parseFailed(`key ${JSON.stringify(key)} not found`);
   }
   if (issue.code === "too_big") {
-    throw new HasuraError(400, "parse-failed", `opts has more than ${limits.maxOpts} entries`, {
-      path,
-    });
+    const message =
+      issue.path.length === 1
+        ? `opts has more than ${limits.maxOpts} entries`
+        : `an entry of opts is longer than ${MAX_OPT_LENGTH} characters`;
+    throw new HasuraError(400, "parse-failed", message, { path });
   }
   const expected =
     issue.code === "invalid_type" ? capitalize(String(issue.expected)) : "a valid value";

@@ -22,12 +22,18 @@ const COMPRESSED_EXTENSIONS: Readonly<Record<string, string>> = {
  */
 export const gzipWanted = (acceptEncoding: string | undefined): boolean => {
   if (acceptEncoding === undefined) return false;
-  return acceptEncoding.split(",").some((entry) => {
-    const [coding, ...parameters] = entry.split(";").map((part) => part.trim().toLowerCase());
-    if (coding !== "gzip" && coding !== "x-gzip" && coding !== "*") return false;
-    const quality = parameters.find((parameter) => parameter.startsWith("q="));
-    return quality === undefined || Number(quality.slice(2)) > 0;
-  });
+  const qualities = new Map(
+    acceptEncoding.split(",").map((entry) => {
+      const [coding = "", ...parameters] = entry
+        .split(";")
+        .map((part) => part.trim().toLowerCase());
+      const quality = parameters.find((parameter) => parameter.startsWith("q="));
+      return [coding, quality === undefined ? 1 : Number(quality.slice(2))] as const;
+    }),
+  );
+  // A coding named outright wins over the `*` wildcard, so `gzip;q=0, *` refuses gzip.
+  const quality = qualities.get("gzip") ?? qualities.get("x-gzip") ?? qualities.get("*") ?? 0;
+  return quality > 0;
 };
 
 /** A file name such as `default-2026-12-03T16-30-00Z.sql`, safe in any file system. */

@@ -87,9 +87,10 @@ export const pgDumpRoute = (
     tracker.track(dump);
     // A client that leaves while pg_dump is still silent (waiting for a lock) would
     // otherwise be noticed only at the first write.
-    c.req.raw.signal.addEventListener("abort", () => dump.stop("aborted-by-client"), {
-      once: true,
-    });
+    const { signal } = c.req.raw;
+    signal.addEventListener("abort", () => dump.stop("aborted-by-client"), { once: true });
+    // It may have left already, while the pg_dump was picked and started.
+    if (signal.aborted) dump.stop("aborted-by-client");
     await dump.ready;
     c.set("dump", { source: request.source, pgDumpVersion: pgDump.version, result: dump.result });
 

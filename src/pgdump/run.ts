@@ -11,7 +11,7 @@
 import { CleanOutputStream } from "../clean/cleaner.ts";
 import { HasuraError, pgDumpFailed, pgDumpNotStarted, tooManyDumps } from "../http/errors.ts";
 import type { ChildProcess, ExitStatus, SpawnProcess } from "../runtime/process.ts";
-import { toLibpqEnv } from "../sources/connection.ts";
+import { redactSecrets as redact, toLibpqEnv } from "../sources/connection.ts";
 import type { Source } from "../sources/registry.ts";
 import { type PgDumpOption, toPgDumpArgs } from "./options.ts";
 
@@ -262,20 +262,3 @@ const collectText = async (stream: ReadableStream<Uint8Array>, limit: number): P
   }
   return text + decoder.decode();
 };
-
-/**
- * Removes the given secrets from a text meant for a client or a log, and any password inside
- * a connection string quoted in it: the server's "database ... does not exist" echoes a
- * database name that is itself a connection string, password and all.
- */
-export const redact = (text: string, secrets: readonly string[]): string =>
-  secrets
-    .reduce((result, secret) => result.split(secret).join("********"), text)
-    .replace(URI_PASSWORD, "$1********@")
-    .replace(KEYWORD_PASSWORD, "$1********");
-
-/** libpq's URI form, `postgresql://user:password@`; the password ends at the first `@`. */
-const URI_PASSWORD = /(postgres(?:ql)?:\/\/[^\s:/@]*:)[^\s/@]*@/gi;
-
-/** libpq's keyword form, `password=value` or `password='quoted value'`. */
-const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;

@@ -89,6 +89,23 @@ export const toLibpqEnv = (connectionString: string): Record<string, string> => 
   return env;
 };
 
+/**
+ * Removes the given secrets from a text meant for a client or a log, and any password inside
+ * a connection string quoted in it: the server's "database ... does not exist" echoes a
+ * database name that is itself a connection string, password and all.
+ */
+export const redactSecrets = (text: string, secrets: readonly string[]): string =>
+  secrets
+    .reduce((result, secret) => result.split(secret).join("********"), text)
+    .replace(URI_PASSWORD, "$1********@")
+    .replace(KEYWORD_PASSWORD, "$1********");
+
+/** libpq's URI form, `postgresql://user:password@`; the password ends at the first `@`. */
+const URI_PASSWORD = /(postgres(?:ql)?:\/\/[^\s:/@]*:)[^\s/@]*@/gi;
+
+/** libpq's keyword form, `password=value` or `password='quoted value'`. */
+const KEYWORD_PASSWORD = /(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"]+)/gi;
+
 /** The connection string with its password replaced, for messages and logs. */
 export const redactConnectionString = (connectionString: string): string =>
-  connectionString.replace(/(:\/\/[^:/@]*:)[^@]*@/, "$1***@");
+  redactSecrets(connectionString, []);

@@ -5,7 +5,7 @@
  */
 
 import postgres from "postgres";
-import { redact } from "../pgdump/run.ts";
+import { redactSecrets as redact, toLibpqEnv } from "./connection.ts";
 import type { Source } from "./registry.ts";
 
 export interface ServerVersion {
@@ -58,7 +58,16 @@ export const versionNumParts = (num: number): ServerVersion => {
  * await queryServerVersionNum("postgres://app:pw@db:5432/shop"); // 170004
  */
 export const queryServerVersionNum = async (connectionString: string): Promise<number> => {
-  const sql = postgres(connectionString, {
+  // The connection goes in as options read the way libpq reads the string: postgres.js
+  // would take libpq's query parameters (password, host, ...) for server settings.
+  const libpq = toLibpqEnv(connectionString);
+  const sql = postgres({
+    host: libpq.PGHOST,
+    port: libpq.PGPORT === undefined ? undefined : Number(libpq.PGPORT),
+    username: libpq.PGUSER,
+    password: libpq.PGPASSWORD,
+    database: libpq.PGDATABASE,
+    ssl: sslOption(libpq.PGSSLMODE),
     max: 1,
     connect_timeout: CONNECT_TIMEOUT_SECONDS,
     fetch_types: false,
@@ -122,4 +131,21 @@ const withoutSecrets = (message: string, connectionString: string): string => {
     message,
     secrets.filter((secret) => secret !== ""),
   );
+};
+
+/** postgres.js's form of libpq's sslmode; libpq's default, prefer, when none is given. */
+const sslOption = (mode: string | undefined): boolean | "prefer" | "require" | "verify-full" => {
+  switch (mode) {
+    case "disable":
+      return false;
+    case "allow":
+    case "prefer":
+    case undefined:
+      return "prefer";
+    case "verify-ca":
+    case "verify-full":
+      return "verify-full";
+    default:
+      return "require";
+  }
 };
