@@ -93,27 +93,7 @@ describe("the streaming contract", { skip: !adminUrl }, () => {
   test("on the wire the cut transfer is an error for curl (exit 18 or 56)", {
     skip: !hasCurl() && "curl is not installed",
   }, async () => {
-    const terminated = (async () => {
-      await waitFor(
-        async () => (await pgDumpSessions(adminUrl as string, scratch.name)).length > 0,
-        5000,
-      );
-      await sleep(500);
-      await terminateSessions(
-        adminUrl as string,
-        await pgDumpSessions(adminUrl as string, scratch.name),
-      );
-    })();
-    const result = await curl([
-      "--limit-rate",
-      "2M",
-      "-X",
-      "POST",
-      `${gateway.url}/v1alpha1/pg_dump`,
-      "-d",
-      JSON.stringify({ opts: ["-t", "big"] }),
-    ]);
-    await terminated;
+    const result = await curlWhileTerminating(gateway, []);
     assert.ok([18, 56].includes(result.code), `curl exit ${result.code}: ${result.stderr}`);
   });
 
@@ -229,28 +209,7 @@ describe("the streaming contract", { skip: !adminUrl }, () => {
   test("a gzip response whose dump fails mid-way is cut, not ended", {
     skip: !hasCurl() && "curl is not installed",
   }, async () => {
-    const terminated = (async () => {
-      await waitFor(
-        async () => (await pgDumpSessions(adminUrl as string, scratch.name)).length > 0,
-        5000,
-      );
-      await sleep(500);
-      await terminateSessions(
-        adminUrl as string,
-        await pgDumpSessions(adminUrl as string, scratch.name),
-      );
-    })();
-    const result = await curl([
-      "--compressed",
-      "--limit-rate",
-      "2M",
-      "-X",
-      "POST",
-      `${gateway.url}/v1alpha1/pg_dump`,
-      "-d",
-      JSON.stringify({ opts: ["-t", "big"] }),
-    ]);
-    await terminated;
+    const result = await curlWhileTerminating(gateway, ["--compressed"]);
     assert.ok([18, 56].includes(result.code), `curl exit ${result.code}: ${result.stderr}`);
   });
 
@@ -442,6 +401,31 @@ describe("silences, limits and time-outs", { skip: !adminUrl }, () => {
     }
   });
 });
+
+/**
+ * Downloads the big table with curl at 2 MB/s and, half a second into the dump, ends
+ * pg_dump's database session.
+ */
+const curlWhileTerminating = async (gateway: TestGateway, curlArgs: string[]) => {
+  const sessions = () => pgDumpSessions(adminUrl as string, scratch.name);
+  const terminated = (async () => {
+    await waitFor(async () => (await sessions()).length > 0, 5000);
+    await sleep(500);
+    await terminateSessions(adminUrl as string, await sessions());
+  })();
+  const result = await curl([
+    ...curlArgs,
+    "--limit-rate",
+    "2M",
+    "-X",
+    "POST",
+    `${gateway.url}/v1alpha1/pg_dump`,
+    "-d",
+    JSON.stringify({ opts: ["-t", "big"] }),
+  ]);
+  await terminated;
+  return result;
+};
 
 type LogEntry = TestGateway["logs"][number];
 
