@@ -14,6 +14,16 @@ import { gunzipSync } from "node:zlib";
 import postgres from "postgres";
 import { createScratchDatabase, type ScratchDatabase } from "./support/database.ts";
 import { startTestGateway, type TestGateway } from "./support/gateway.ts";
+import {
+  CONNECTION,
+  DIRECTORY,
+  NOT_A_DUMP,
+  NUL,
+  POSITIONAL,
+  PROMPTS,
+  UNKNOWN,
+  WRITES_FILE,
+} from "./support/refusals.ts";
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 
@@ -133,15 +143,6 @@ const ACCEPTED: readonly Accepted[] = [
     has: [TABLE_AUTHOR, DATA_AUTHOR],
   },
 ];
-
-const UNKNOWN = "unknown option";
-const POSITIONAL = "is not an option; pg_dump would take it as the database to dump";
-const CONNECTION = "chooses the server, database or user; the source decides that";
-const WRITES_FILE = "writes a file on the server";
-const NOT_A_DUMP = "is not a dump; it prints pg_dump's help or version";
-const DIRECTORY = "directory format writes files on the server";
-const PROMPTS = "prompts for a password; the gateway has no terminal";
-const NUL = "has a value containing a NUL byte";
 
 /** Requests refused before any process starts: the opts, then the option named and why. */
 const REFUSED: readonly (readonly [opts: readonly string[], option: string, reason: string])[] = [

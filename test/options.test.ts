@@ -7,21 +7,22 @@ import {
   parsePgDumpOptions,
   toPgDumpArgs,
 } from "../src/pgdump/options.ts";
+import {
+  CONNECTION,
+  DIRECTORY,
+  NEEDS_VALUE,
+  NO_VALUE,
+  NOT_A_DUMP,
+  NUL,
+  POSITIONAL,
+  UNKNOWN,
+  WRITES_FILE,
+} from "./support/refusals.ts";
 
 const accepted = (...options: PgDumpOption[]): ParseResult => ({ ok: true, options });
 const refused = (option: string, reason: string): ParseResult => ({ ok: false, option, reason });
 const flag = (name: string): PgDumpOption => ({ name });
 const valued = (name: string, value: string): PgDumpOption => ({ name, value });
-
-const UNKNOWN = "unknown option";
-const POSITIONAL = "is not an option; pg_dump would take it as the database to dump";
-const CONNECTION = "chooses the server, database or user; the source decides that";
-const WRITES_FILE = "writes a file on the server";
-const NOT_A_DUMP = "is not a dump; it prints pg_dump's help or version";
-const DIRECTORY = "directory format writes files on the server";
-const NEEDS_VALUE = "requires a value";
-const NO_VALUE = "takes no value";
-const NUL = "has a value containing a NUL byte";
 
 type Case = readonly [opts: readonly string[], expected: ParseResult];
 

@@ -60,7 +60,7 @@ export const parsePgDumpRequest = (body: unknown, limits: { maxOpts: number }): 
   if (issue.path.length === 0) {
     throw parseFailed(`expected Object, but encountered ${typeName(body)}`);
   }
-  const path = `$${issue.path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("")}`;
+  const path = `$${issue.path.map(pathStep).join("")}`;
   const key = String(issue.path[0]);
   const value = lookup(body, issue.path);
   if (issue.code === "invalid_type" && value === undefined && issue.path.length === 1) {
@@ -77,6 +77,10 @@ export const parsePgDumpRequest = (body: unknown, limits: { maxOpts: number }): 
     issue.code === "invalid_type" ? capitalize(String(issue.expected)) : "a valid value";
   throw parseFailed(`expected ${expected}, but encountered ${typeName(value)}`, path);
 };
+
+/** One step of a JSON path as Hasura writes it: `.key` or `[index]`. */
+const pathStep = (key: PropertyKey): string =>
+  typeof key === "number" ? `[${key}]` : `.${String(key)}`;
 
 const capitalize = (word: string): string => word.charAt(0).toUpperCase() + word.slice(1);
 

@@ -273,7 +273,8 @@ const logDemoCommand = (logger: Logger, config: Config, port: number): void => {
     opts: ["-O", "-x", "--schema-only", "--schema", "public"],
     clean_output: true,
   });
-  const command = `curl -s -X POST http://127.0.0.1:${port}/v1alpha1/pg_dump${headers} -d '${body}'`;
+  const url = `http://127.0.0.1:${port}/v1alpha1/pg_dump`;
+  const command = `curl -s -X POST ${url}${headers} -d '${body}'`;
   logger.log("startup", "info", { message: "demo database ready", command });
   // Also as a plain line, because a command inside a JSON string cannot be pasted as is.
   process.stderr.write(`\nDemo database ready. Try:\n\n  ${command}\n\n`);
