@@ -148,3 +148,16 @@ export const tooManyDumps = (shuttingDown: boolean): HasuraError =>
       : "too many pg_dump requests are running; retry later",
     { headers: { "retry-after": "5" } },
   );
+
+export const cleanOutputNeedsPlain = (): HasuraError =>
+  new HasuraError(
+    400,
+    "bad-request",
+    "clean_output works only on plain-format output: drop --format and --compress, " +
+      "or set clean_output to false",
+    { path: "$.clean_output" },
+  );
+
+/** The source's connection string cannot be read: the operator's setting, not the request. */
+export const badSourceConnection = (source: { name: string }, error: Error): HasuraError =>
+  new HasuraError(500, "unexpected", `source ${source.name}: ${error.message}`);

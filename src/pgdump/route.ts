@@ -7,8 +7,9 @@ import { bodyLimit } from "hono/body-limit";
 import type { AppDependencies, AppEnv } from "../app.ts";
 import { checkAdmin } from "../auth/admin.ts";
 import {
+  badSourceConnection,
   bodyTooLarge,
-  HasuraError,
+  cleanOutputNeedsPlain,
   invalidJson,
   optionRefused,
   sourceNotFound,
@@ -16,10 +17,10 @@ import {
 } from "../http/errors.ts";
 import { gzipStream } from "../http/gzip.ts";
 import { ConnectionStringError } from "../sources/connection.ts";
-import { isPlainFormat, parsePgDumpOptions } from "./options.ts";
-import { parsePgDumpRequest } from "./request.ts";
+import { isPlainFormat, type PgDumpOption, parsePgDumpOptions } from "./options.ts";
+import { type PgDumpRequest, parsePgDumpRequest } from "./request.ts";
 import { dumpHeaders, gzipWanted } from "./response.ts";
-import { type RunningDump, startDump } from "./run.ts";
+import { type DumpPlan, type RunningDump, startDump } from "./run.ts";
 import type { DumpTracker } from "./tracker.ts";
 import { choosePgDump } from "./versions.ts";
 
@@ -32,7 +33,7 @@ import { choosePgDump } from "./versions.ts";
 export const pgDumpRoute = (
   dependencies: AppDependencies & { tracker: DumpTracker },
 ): Hono<AppEnv> => {
-  const { config, runtime, sources, tracker } = dependencies;
+  const { config, sources } = dependencies;
   const route = new Hono<AppEnv>();
 
   // The handler reads the whole body into memory, so its size is bounded before that; a body
@@ -46,45 +47,15 @@ export const pgDumpRoute = (
     const denied = await checkAdmin((name) => c.req.header(name), config);
     if (denied) throw denied;
 
-    const request = parsePgDumpRequest(parseJson(await c.req.text()), config.limits);
-
-    const parsed = parsePgDumpOptions(request.opts);
-    if (!parsed.ok) throw optionRefused(parsed.option, parsed.reason);
-    if (request.clean_output && !isPlainFormat(parsed.options)) {
-      throw new HasuraError(
-        400,
-        "bad-request",
-        "clean_output works only on plain-format output: drop --format and --compress, " +
-          "or set clean_output to false",
-        { path: "$.clean_output" },
-      );
-    }
-
+    const { request, options } = readDumpRequest(await c.req.text(), config.limits);
     const source = await sources.find(request.source);
     if (source === undefined) throw sourceNotFound(request.source);
-
     const pgDump = await choosePgDump(dependencies, source, c.get("requestId"));
 
-    if (!tracker.reserve()) throw tooManyDumps(tracker.closed);
-    let dump: RunningDump;
-    try {
-      dump = await startDump(
-        { source, options: parsed.options, cleanOutput: request.clean_output },
-        {
-          spawn: runtime.spawn,
-          pgDumpPath: pgDump.path,
-          launcher: dependencies.pgDumps.launcher,
-          baseEnv: dependencies.childEnv,
-        },
-      );
-    } catch (error) {
-      tracker.release();
-      if (error instanceof ConnectionStringError) {
-        throw new HasuraError(500, "unexpected", `source ${request.source}: ${error.message}`);
-      }
-      throw error;
-    }
-    tracker.track(dump);
+    const dump = await launch(dependencies, {
+      plan: { source, options, cleanOutput: request.clean_output },
+      pgDumpPath: pgDump.path,
+    });
     // A client that leaves while pg_dump is still silent (waiting for a lock) would
     // otherwise be noticed only at the first write.
     const { signal } = c.req.raw;
@@ -95,23 +66,49 @@ export const pgDumpRoute = (
     c.set("dump", { source: request.source, pgDumpVersion: pgDump.version, result: dump.result });
 
     const gzip = gzipWanted(c.req.header("accept-encoding"));
-    const body = gzip ? gzipStream(dump.body) : dump.body;
-    return new Response(body, {
-      status: 200,
-      headers: withPgDumpVersion(
-        dumpHeaders({ source: request.source, options: parsed.options, gzip }),
-        pgDump.version,
-      ),
-    });
+    const headers = dumpHeaders({ source: request.source, options, gzip });
+    // Names the pg_dump that made the dump, since its version shapes the output.
+    headers.set("x-pgdump-version", pgDump.version);
+    return new Response(gzip ? gzipStream(dump.body) : dump.body, { status: 200, headers });
   });
 
   return route;
 };
 
-/** Names the pg_dump that made the dump, since its version shapes the output. */
-const withPgDumpVersion = (headers: Headers, version: string): Headers => {
-  headers.set("x-pgdump-version", version);
-  return headers;
+/** The request body, checked, with its options parsed and allowed. */
+const readDumpRequest = (
+  text: string,
+  limits: AppDependencies["config"]["limits"],
+): { request: PgDumpRequest; options: PgDumpOption[] } => {
+  const request = parsePgDumpRequest(parseJson(text), limits);
+  const parsed = parsePgDumpOptions(request.opts);
+  if (!parsed.ok) throw optionRefused(parsed.option, parsed.reason);
+  if (request.clean_output && !isPlainFormat(parsed.options)) throw cleanOutputNeedsPlain();
+  return { request, options: parsed.options };
+};
+
+/** Starts pg_dump in a free slot of the tracker, which then watches it until it ends. */
+const launch = async (
+  dependencies: AppDependencies & { tracker: DumpTracker },
+  { plan, pgDumpPath }: { plan: DumpPlan; pgDumpPath: string },
+): Promise<RunningDump> => {
+  const { tracker } = dependencies;
+  if (!tracker.reserve()) throw tooManyDumps(tracker.closed);
+  let dump: RunningDump;
+  try {
+    dump = await startDump(plan, {
+      spawn: dependencies.runtime.spawn,
+      pgDumpPath,
+      launcher: dependencies.pgDumps.launcher,
+      baseEnv: dependencies.childEnv,
+    });
+  } catch (error) {
+    tracker.release();
+    if (error instanceof ConnectionStringError) throw badSourceConnection(plan.source, error);
+    throw error;
+  }
+  tracker.track(dump);
+  return dump;
 };
 
 const parseJson = (text: string): unknown => {
