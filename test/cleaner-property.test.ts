@@ -248,6 +248,8 @@ const keptLines = fc.constantFrom(
   "SELECT pg_catalog.setval('public.t_id_seq', 1, false);\n",
 );
 
+const STRING_SETTING = "SET standard_conforming_strings = ";
+
 const droppedLines = (backslashEscapes: boolean) =>
   fc.oneof(
     lineText.map((text) => dropped(`--${text}\n`)),
@@ -255,8 +257,8 @@ const droppedLines = (backslashEscapes: boolean) =>
     // With strings read the old way, pg_dump would never also write the `on` line.
     fc
       .constantFrom(
-        ...FRONT_MATTER,
-        ...(backslashEscapes ? [] : ["SET standard_conforming_strings = on;"]),
+        ...FRONT_MATTER.filter((line) => !line.startsWith(STRING_SETTING)),
+        ...(backslashEscapes ? [] : [`${STRING_SETTING}on;`]),
       )
       .map((line) => dropped(`${line}\n`)),
     fc
