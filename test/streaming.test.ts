@@ -403,15 +403,19 @@ describe("silences, limits and time-outs", { skip: !adminUrl }, () => {
 });
 
 /**
- * Downloads the big table with curl at 2 MB/s and, half a second into the dump, ends
- * pg_dump's database session.
+ * Downloads the big table with curl at 2 MB/s and, once pg_dump has written its first
+ * megabyte (so the dump is under way and far from done), ends pg_dump's database session.
  */
 const curlWhileTerminating = async (gateway: TestGateway, curlArgs: string[]) => {
-  const sessions = () => pgDumpSessions(adminUrl as string, scratch.name);
-  const terminated = (async () => {
-    await waitFor(async () => (await sessions()).length > 0, 5000);
-    await sleep(500);
-    await terminateSessions(adminUrl as string, await sessions());
+  const started = gateway.children.length;
+  let terminated = 0;
+  const terminating = (async () => {
+    await waitFor(() => gateway.children.length > started, 5000);
+    const pid = gateway.children[started]?.pid as number;
+    await waitFor(() => processAlive(pid) && bytesWritten(pid) > 1024 * 1024, 5000);
+    const sessions = await pgDumpSessions(adminUrl as string, scratch.name);
+    await terminateSessions(adminUrl as string, sessions);
+    terminated = sessions.length;
   })();
   const result = await curl([
     ...curlArgs,
@@ -423,7 +427,8 @@ const curlWhileTerminating = async (gateway: TestGateway, curlArgs: string[]) =>
     "-d",
     JSON.stringify({ opts: ["-t", "big"] }),
   ]);
-  await terminated;
+  await terminating;
+  assert.equal(terminated, 1, "pg_dump's session was ended mid-dump");
   return result;
 };
 
