@@ -19,6 +19,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Cleaner } from "../src/clean/cleaner.ts";
+import { seeded } from "../test/support/seeded.ts";
 
 const MB = 1024 * 1024;
 const CHUNK = 64 * 1024;
@@ -90,18 +91,6 @@ const runChild = (path: string): void => {
   }
   const result: ChildResult = { runtime: runtimeName(), bytesIn, bytesOut, seconds, readSeconds };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-};
-
-/** mulberry32, so every run writes the same file. */
-const seeded = (seed: number) => {
-  let state = seed >>> 0;
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 };
 
 const STATUSES = ["new", "paid", "shipped", "cancelled", "refunded"];

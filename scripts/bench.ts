@@ -26,12 +26,11 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { type LocalCluster, startLocalCluster } from "../src/embedded/cluster.ts";
+import { findFreePort, type LocalCluster, startLocalCluster } from "../src/embedded/cluster.ts";
 import { parsePgDumpOptions, toPgDumpArgs } from "../src/pgdump/options.ts";
 import { selectPgDump } from "../src/pgdump/versions.ts";
 import { nodeRuntime } from "../src/runtime/node.ts";
@@ -594,7 +593,7 @@ const checkSize = (sample: DownloadSample, cleanOutput: boolean, rawBytes: numbe
 };
 
 const startGateway = async (runtime: RuntimeName, target: DumpTarget): Promise<RunningGateway> => {
-  const port = await freePort();
+  const port = await findFreePort();
   const [command, args] = GATEWAY_COMMANDS[runtime];
   // Nothing of this shell's own gateway configuration (an admin secret, limits) leaks in.
   const inherited = Object.fromEntries(
@@ -756,17 +755,6 @@ const readCpuSeconds = (pid: number): number | undefined => {
     return undefined;
   }
 };
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 
 // ---------------------------------------------------------------------------------------------
 // The report

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { Cleaner, CleanOutputStream } from "../src/clean/cleaner.ts";
 import { FRONT_MATTER } from "./support/front-matter.ts";
+import { seeded } from "./support/seeded.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -42,18 +43,6 @@ const concat = (parts: readonly Uint8Array[]): Uint8Array => {
     offset += part.length;
   }
   return out;
-};
-
-/** mulberry32: a small seeded generator, so a failing split can be replayed. */
-const seeded = (seed: number) => {
-  let state = seed >>> 0;
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 };
 
 const fixture = (name: string): Uint8Array =>

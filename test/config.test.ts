@@ -5,10 +5,11 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { ConfigError, type Env, loadConfig } from "../src/config/env.ts";
+import { findFreePort } from "../src/embedded/cluster.ts";
 import { runtimeName, startTestGateway } from "./support/gateway.ts";
 
 // No test here runs pg_dump, so the source only has to be a well-formed URL.
@@ -258,7 +259,7 @@ describe("HASURA_GRAPHQL_ENABLED_APIS over HTTP", () => {
 
 describe(`the real entry point on ${runtimeName()}`, () => {
   test("refuses an unknown API name: exits non-zero, names the variable, never listens", async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const run = startEntryPoint({
       HASURA_GRAPHQL_DATABASE_URL: UNUSED_DATABASE_URL,
       HASURA_GRAPHQL_ENABLED_APIS: "graphql,bogus",
@@ -278,7 +279,7 @@ describe(`the real entry point on ${runtimeName()}`, () => {
 
   // The control for the test above: the same probe does see a gateway that starts.
   test("starts and listens when every API name is known", async () => {
-    const port = await freePort();
+    const port = await findFreePort();
     const run = startEntryPoint({
       HASURA_GRAPHQL_DATABASE_URL: UNUSED_DATABASE_URL,
       HASURA_GRAPHQL_ENABLED_APIS: "graphql, PGDUMP",
@@ -388,15 +389,4 @@ const canConnect = (port: number): Promise<boolean> =>
       resolve(true);
     });
     socket.once("error", () => resolve(false));
-  });
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
   });

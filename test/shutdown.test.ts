@@ -48,6 +48,15 @@ const startGatewayProcess = async (env: Record<string, string>): Promise<Gateway
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };
 };
 
+/** The gateway on a free loopback port, with the given shutdown grace period. */
+const startWithGrace = (databaseUrl: string, graceSeconds: number): Promise<GatewayProcess> =>
+  startGatewayProcess({
+    HASURA_GRAPHQL_DATABASE_URL: databaseUrl,
+    HASURA_GRAPHQL_SERVER_PORT: "0",
+    HASURA_GRAPHQL_SERVER_HOST: "127.0.0.1",
+    PGDUMP_GATEWAY_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
+  });
+
 const startDump = async (url: string) => {
   const response = await fetch(`${url}/v1alpha1/pg_dump`, {
     method: "POST",
@@ -87,12 +96,7 @@ describe("SIGTERM on the real gateway process", { skip: !adminUrl }, () => {
   });
 
   test("a running dump finishes within the grace period, then the process exits 0", async () => {
-    const gateway = await startGatewayProcess({
-      HASURA_GRAPHQL_DATABASE_URL: scratch.url,
-      HASURA_GRAPHQL_SERVER_PORT: "0",
-      HASURA_GRAPHQL_SERVER_HOST: "127.0.0.1",
-      PGDUMP_GATEWAY_SHUTDOWN_GRACE_SECONDS: "30",
-    });
+    const gateway = await startWithGrace(scratch.url, 30);
     try {
       const reader = await startDump(gateway.url);
       terminate(gateway);
@@ -123,12 +127,7 @@ describe("SIGTERM on the real gateway process", { skip: !adminUrl }, () => {
   });
 
   test("a dump still running when the grace period ends is cut, then the process exits", async () => {
-    const gateway = await startGatewayProcess({
-      HASURA_GRAPHQL_DATABASE_URL: scratch.url,
-      HASURA_GRAPHQL_SERVER_PORT: "0",
-      HASURA_GRAPHQL_SERVER_HOST: "127.0.0.1",
-      PGDUMP_GATEWAY_SHUTDOWN_GRACE_SECONDS: "1",
-    });
+    const gateway = await startWithGrace(scratch.url, 1);
     try {
       const reader = await startDump(gateway.url);
       terminate(gateway);

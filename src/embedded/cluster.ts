@@ -307,7 +307,13 @@ export const isProcessRunning = (pid: number): boolean => {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const findFreePort = () =>
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now.
+ *
+ * @example
+ * const port = await findFreePort();
+ */
+export const findFreePort = (): Promise<number> =>
   new Promise<number>((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
